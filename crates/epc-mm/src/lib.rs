@@ -1,0 +1,1 @@
+//! The EPC manager (work in progress).
