@@ -73,5 +73,7 @@ pub use ids::{
 };
 pub use lp::{LogicalProcessor, LpError, LpStats};
 pub use machine::{EnclaveInfo, Machine, MachineError};
+#[cfg(feature = "test-hooks")]
+pub use machine::HeldPage;
 pub use page_table::{PageTable, Pte};
 pub use validate::ValidationError;

@@ -145,3 +145,32 @@ impl Machine {
         self.next_version.load(Ordering::Relaxed) - 1
     }
 }
+
+/// A page held by a test as if a leaf were running on it.
+#[cfg(feature = "test-hooks")]
+#[must_use]
+pub struct HeldPage<'a>(#[allow(dead_code)] crate::epc::BusyGuard<'a>);
+
+#[cfg(feature = "test-hooks")]
+impl fmt::Debug for HeldPage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HeldPage")
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Machine {
+    /// Holds `page` as a leaf would (exclusively or shared) until the guard
+    /// is dropped, so that tests can provoke the SDM's concurrency conflicts
+    /// deterministically. `None` if the page is not an EPC page or the hold
+    /// conflicts with one already taken.
+    pub fn hold_page_for_test(&self, page: EpcPageId, exclusive: bool) -> Option<HeldPage<'_>> {
+        let slot = self.epc.slot(page)?;
+        let g = if exclusive {
+            slot.try_exclusive()
+        } else {
+            slot.try_shared()
+        };
+        g.map(HeldPage)
+    }
+}
