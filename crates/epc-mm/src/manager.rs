@@ -1,0 +1,235 @@
+//! The EPC manager value: construction, marking pages reclaimable, counters,
+//! shutdown. Allocation, free, reclaim and ksgxd live in their own files as
+//! further `impl` blocks and functions over the shared [`Inner`].
+//!
+//! Lock order: the list lock, then node free-list locks in node order. No
+//! path takes the list lock while holding a node lock, and no manager lock
+//! is held while calling an owner's `block`, `track` or `write`.
+
+use crate::config::{ConfigError, ManagerConfig};
+use crate::counters::{read, AllocFailures, CounterCells, Counters};
+use crate::freelist::FreeLists;
+use crate::ksgxd::{self, KsgxdSignal};
+use crate::list::{ListError, Reclaimable};
+use crate::owner::PageOwner;
+use crate::page::{EpcPage, PageKey, PageState};
+use crate::permit::ReclaimPermit;
+use crate::policy::ReclaimPolicy;
+use crate::reclaim::{self, BatchReport};
+use crate::sync::{thread, Arc, AtomicU8, Mutex, Ordering};
+use epc_hw::{EpcLayout, NodeId};
+use std::fmt;
+use std::sync::Weak;
+use thiserror::Error;
+
+/// Everything the manager's users and ksgxd share.
+pub(crate) struct Inner {
+    pub(crate) layout: EpcLayout,
+    pub(crate) low_watermark: usize,
+    pub(crate) high_watermark: usize,
+    pub(crate) batch: usize,
+    pub(crate) deterministic: bool,
+    /// Per page, a [`PageState`].
+    pub(crate) states: Box<[AtomicU8]>,
+    pub(crate) free: FreeLists,
+    pub(crate) reclaimable: Reclaimable,
+    pub(crate) counters: CounterCells,
+    pub(crate) ksgxd: KsgxdSignal,
+}
+
+impl Inner {
+    pub(crate) fn state(&self, page: epc_hw::EpcPageId) -> PageState {
+        PageState::from_u8(self.states[page.index()].load(Ordering::Relaxed))
+    }
+}
+
+/// The EPC manager: free lists per NUMA node, the reclaimable list and its
+/// policy, ksgxd, direct reclaim and the batched reclaim pipeline.
+///
+/// It knows nothing of enclaves: owners of reclaimable pages implement
+/// [`PageOwner`]. Dropping the manager stops and joins ksgxd.
+pub struct EpcManager {
+    pub(crate) inner: Arc<Inner>,
+    ksgxd: Mutex<Option<thread::JoinHandle<()>>>,
+    ksgxd_id: Option<thread::ThreadId>,
+}
+
+impl EpcManager {
+    /// A manager with the configured built-in policy; in normal mode it
+    /// starts ksgxd.
+    pub fn new(config: ManagerConfig) -> Result<Self, ManagerError> {
+        let policy = config.policy.build();
+        EpcManager::with_policy(config, policy)
+    }
+
+    /// A manager with a policy of the caller's (`config.policy` is ignored).
+    pub fn with_policy(
+        config: ManagerConfig,
+        policy: Box<dyn ReclaimPolicy>,
+    ) -> Result<Self, ManagerError> {
+        config.validate()?;
+        let layout = EpcLayout::new(&config.sections);
+        let total = layout.total_pages() as usize;
+        let states = (0..total)
+            .map(|_| AtomicU8::new(PageState::Free as u8))
+            .collect();
+        let inner = Arc::new(Inner {
+            free: FreeLists::new(&layout),
+            reclaimable: Reclaimable::new(policy, total),
+            layout,
+            low_watermark: config.low_watermark,
+            high_watermark: config.high_watermark,
+            batch: config.batch,
+            deterministic: config.deterministic,
+            states,
+            counters: CounterCells::new(),
+            ksgxd: KsgxdSignal::new(),
+        });
+        let (handle, id) = if config.deterministic {
+            (None, None)
+        } else {
+            let shared = Arc::clone(&inner);
+            let handle = thread::spawn_named("ksgxd", move || ksgxd::run(&shared))
+                .map_err(ManagerError::Spawn)?;
+            let id = handle.thread().id();
+            (Some(handle), Some(id))
+        };
+        Ok(EpcManager {
+            inner,
+            ksgxd: Mutex::new(handle),
+            ksgxd_id: id,
+        })
+    }
+
+    /// The EPC's sections.
+    pub fn layout(&self) -> &EpcLayout {
+        &self.inner.layout
+    }
+
+    /// Pages in the EPC.
+    pub fn total_pages(&self) -> usize {
+        self.inner.layout.total_pages() as usize
+    }
+
+    /// Free pages: a lock-free read, exact at quiescence.
+    #[inline]
+    pub fn free_pages(&self) -> usize {
+        self.inner.free.nr_free()
+    }
+
+    /// Free pages per node: `(node, free, size)`.
+    pub fn free_pages_per_node(&self) -> Vec<(NodeId, usize, usize)> {
+        self.inner.free.per_node()
+    }
+
+    /// Whether the manager runs in deterministic mode.
+    pub fn is_deterministic(&self) -> bool {
+        self.inner.deterministic
+    }
+
+    /// Puts an allocated page on the reclaimable list, named by `key`, with
+    /// a weak reference to its owner. SECS and VA pages are never marked.
+    pub fn mark_reclaimable(
+        &self,
+        page: &EpcPage,
+        key: PageKey,
+        owner: Weak<dyn PageOwner>,
+    ) -> Result<(), ListError> {
+        self.inner
+            .reclaimable
+            .mark(page.id(), key, owner, &self.inner.states)
+    }
+
+    /// Takes a page off the reclaimable list. `Ok(true)` if it was on it,
+    /// `Ok(false)` if not (never marked, or already dropped from the list
+    /// because its owner was going away). [`ListError::Busy`] if a reclaim
+    /// batch holds it: teardown skips the page and keeps its handle for the
+    /// owner's `block`/`write`, which hand it back.
+    pub fn unmark_reclaimable(&self, page: &EpcPage) -> Result<bool, ListError> {
+        self.inner.reclaimable.unmark(page.id(), &self.inner.states)
+    }
+
+    /// Runs one reclaim batch now (as ksgxd would), on the calling thread.
+    pub fn reclaim_batch(&self, permit: &mut ReclaimPermit) -> BatchReport {
+        let _ = permit;
+        reclaim::reclaim_pages(&self.inner, self.inner.batch)
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        let i = &*self.inner;
+        let c = &i.counters;
+        let (low, high) = if i.deterministic {
+            (0, 0)
+        } else {
+            (i.low_watermark as u64, i.high_watermark as u64)
+        };
+        Counters {
+            total_pages: u64::from(i.layout.total_pages()),
+            free_pages: i.free.nr_free() as u64,
+            low_watermark: low,
+            high_watermark: high,
+            reclaimable_pages: i.reclaimable.nr_listed() as u64,
+            isolated_pages: i.reclaimable.nr_isolated() as u64,
+            allocations: i.free.allocations(),
+            alloc_failures: AllocFailures {
+                no_memory: read(&c.no_memory),
+                busy: read(&c.busy),
+                interrupted: read(&c.interrupted),
+            },
+            direct_reclaims: read(&c.direct_reclaims),
+            ksgxd_wakeups: read(&c.ksgxd_wakeups),
+            batches: read(&c.batches),
+            pages_scanned: read(&c.pages_scanned),
+            second_chances: read(&c.second_chances),
+            evicted: read(&c.evicted),
+            skipped: read(&c.skipped),
+            declined: read(&c.declined),
+            write_failures: read(&c.write_failures),
+        }
+    }
+
+    /// Stops ksgxd: a batch in flight completes, then the thread is joined.
+    /// Later allocations fail with
+    /// [`AllocError::Interrupted`](crate::AllocError::Interrupted); free,
+    /// mark and unmark keep working so owners can tear down.
+    pub fn shutdown(&self) {
+        self.inner.ksgxd.stop();
+        let handle = self.ksgxd.lock().take();
+        if let Some(handle) = handle {
+            // The last reference to the manager can be dropped by an owner
+            // that ksgxd itself releases; a thread cannot join itself, and it
+            // exits on its own after that batch.
+            if Some(thread::current().id()) != self.ksgxd_id {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for EpcManager {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for EpcManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EpcManager")
+            .field("deterministic", &self.inner.deterministic)
+            .field("batch", &self.inner.batch)
+            .field("counters", &self.counters())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A manager that could not be built.
+#[derive(Debug, Error)]
+pub enum ManagerError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// ksgxd could not be started.
+    #[error("ksgxd: could not start the thread")]
+    Spawn(#[source] std::io::Error),
+}

@@ -1,0 +1,91 @@
+//! The contract between the manager and the owners of reclaimable pages
+//! (the seed patch's get/put/reclaim/block/write operations, in Rust terms).
+//!
+//! "get" is upgrading the `Weak<dyn PageOwner>` given to
+//! [`EpcManager::mark_reclaimable`](crate::EpcManager::mark_reclaimable);
+//! "put" is dropping that `Arc`. The pipeline holds the reference from
+//! isolation until after the write, and frees the page only after dropping
+//! it, so a page is never reused while its old owner can still touch it.
+
+use crate::page::{EpcPage, PageKey};
+use epc_hw::EpcPageId;
+
+/// Proof, handed to [`PageOwner::write`], that the batch was tracked: every
+/// owner with blocked pages in the batch has had its
+/// [`PageOwner::track`] called. Only the pipeline can make one.
+#[derive(Debug)]
+pub struct Tracked {
+    _private: (),
+}
+
+impl Tracked {
+    pub(crate) fn new() -> Self {
+        Tracked { _private: () }
+    }
+}
+
+/// What [`PageOwner::block`] did with the page.
+#[derive(Debug)]
+pub enum BlockOutcome {
+    /// The owner prepared the backing, unmapped the page and ran EBLOCK. From
+    /// here there is no way back: the pipeline will call
+    /// [`PageOwner::write`].
+    Blocked,
+    /// The owner declined before blocking (backing could not be prepared,
+    /// the page is in use by an operation that cannot wait). The page goes
+    /// back on the reclaimable list; counted as declined.
+    Declined,
+    /// The owner is gone (its enclave was torn down or killed while the
+    /// page was isolated) and hands the page back to be freed. It has made
+    /// the page invalid (EREMOVE) itself. Counted as skipped.
+    Abandoned(EpcPage),
+}
+
+/// What [`PageOwner::write`] did. Either way the owner hands the page back
+/// and the manager frees it.
+#[derive(Debug)]
+pub enum WriteOutcome {
+    /// EWB succeeded (after whatever retries the owner's ladder needed): the
+    /// page's contents are in the backing store and the EPC page is invalid.
+    Written(EpcPage),
+    /// The write failed for good; the owner killed its enclave and made the
+    /// page invalid itself. Counted as a write failure.
+    Failed(EpcPage),
+}
+
+/// An owner of reclaimable EPC pages (for the enclave layer: an enclave).
+///
+/// The pipeline calls, for one batch and in this order: [`age`](Self::age)
+/// while scanning, [`block`](Self::block) for each victim,
+/// [`track`](Self::track) once per owner, [`write`](Self::write) for each
+/// blocked page. Pages are named by the [`PageKey`] given when the page was
+/// marked, and by the EPC page id the owner holds the handle of.
+///
+/// The owner keeps the [`EpcPage`] handle of each of its pages; it gives the
+/// handle back from `write` (or from `block` as
+/// [`BlockOutcome::Abandoned`]). Teardown that meets
+/// [`ListError::Busy`](crate::ListError::Busy) from `unmark_reclaimable`
+/// must therefore keep that page's handle where `block`/`write` will find it.
+pub trait PageOwner: Send + Sync {
+    /// Tests and clears the page's accessed bit; `true` means the page was
+    /// used since the last test ("young").
+    ///
+    /// Called **with the manager's list lock held**, during the policy's
+    /// scan: it must be quick, must not call into the manager, and may take
+    /// only leaf locks (locks never held while calling the manager).
+    fn age(&self, key: PageKey) -> bool;
+
+    /// Prepares the backing, unmaps the page and runs EBLOCK, or declines
+    /// before blocking. Called without manager locks.
+    fn block(&self, key: PageKey, page: EpcPageId) -> BlockOutcome;
+
+    /// Runs ETRACK for the owner's blocked pages. Called once per owner per
+    /// batch, after all of that owner's pages in the batch are blocked.
+    fn track(&self);
+
+    /// Writes the blocked page out (EWB, with the owner's retry ladder:
+    /// EWB, ETRACK + EWB, IPIs + EWB) and gives the handle back. On an
+    /// unrecoverable failure the owner kills its enclave, makes the page
+    /// invalid, and returns [`WriteOutcome::Failed`].
+    fn write(&self, key: PageKey, page: EpcPageId, tracked: &Tracked) -> WriteOutcome;
+}

@@ -1,0 +1,108 @@
+//! What the manager knows about one page: the handle that proves ownership
+//! of an allocated page ([`EpcPage`]), the stable name of the enclave page it
+//! holds ([`PageKey`]), and the page's state in the manager.
+
+use epc_hw::EpcPageId;
+use std::fmt;
+
+/// The identity of a page owner (for the enclave layer: one enclave).
+///
+/// Owner ids must be unique among the live owners of one manager; the
+/// pipeline uses them to call [`PageOwner::track`](crate::PageOwner::track)
+/// once per owner per batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OwnerId(pub u64);
+
+/// The stable name of a reclaimable page: its owner and the enclave page
+/// address it holds. Unlike the EPC page id, it survives eviction and
+/// reload, so policies can keep history (ghost entries) about it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageKey {
+    /// The owner.
+    pub owner: OwnerId,
+    /// The enclave (linear) page address the EPC page backs.
+    pub addr: u64,
+}
+
+impl PageKey {
+    /// A key from its two parts.
+    pub const fn new(owner: OwnerId, addr: u64) -> Self {
+        PageKey { owner, addr }
+    }
+}
+
+impl fmt::Debug for PageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{:#x}", self.owner.0, self.addr)
+    }
+}
+
+/// An allocated EPC page. Whoever holds it owns the page; it is the only
+/// way to free the page, and it is not `Clone`, so a page can be neither
+/// freed twice nor freed by someone who does not own it.
+///
+/// Dropping a handle without [`EpcManager::free`](crate::EpcManager::free)
+/// leaks the page (as Linux leaks a page whose EREMOVE failed);
+/// [`EpcManager::validate`](crate::EpcManager::validate) still balances, the
+/// page simply stays in use.
+#[must_use = "an EPC page that is dropped instead of freed is leaked"]
+#[derive(PartialEq, Eq)]
+pub struct EpcPage {
+    id: EpcPageId,
+}
+
+impl EpcPage {
+    /// Only the manager mints handles, in `alloc`.
+    pub(crate) fn new(id: EpcPageId) -> Self {
+        EpcPage { id }
+    }
+
+    /// The page's id (its "physical address").
+    #[inline]
+    pub fn id(&self) -> EpcPageId {
+        self.id
+    }
+}
+
+impl fmt::Debug for EpcPage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EpcPage({:?})", self.id)
+    }
+}
+
+/// The manager's state of one page. One value at a time (the "FSM" Jarkko
+/// Sakkinen asked for in review, in place of Linux's flag bits).
+///
+/// Transitions and the lock under which each happens:
+///
+/// ```text
+///  Free --alloc (node lock)--> InUse --mark (list lock)--> Tracked
+///  InUse --free (node lock)--> Free
+///  Tracked --unmark / owner gone at isolation (list lock)--> InUse
+///  Tracked --isolate (list lock)--> Isolated --put back (list lock)--> Tracked
+///  Isolated --written or abandoned, owner ref dropped (node lock)--> Free
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum PageState {
+    /// On a free list.
+    Free = 0,
+    /// Allocated, not on the reclaimable list.
+    InUse = 1,
+    /// Allocated and on the reclaimable list (Linux: RECLAIMER_TRACKED).
+    Tracked = 2,
+    /// Taken off the list by a reclaim batch: busy until the batch returns
+    /// it (Linux: TRACKED with an empty list node).
+    Isolated = 3,
+}
+
+impl PageState {
+    pub(crate) fn from_u8(v: u8) -> PageState {
+        match v {
+            0 => PageState::Free,
+            1 => PageState::InUse,
+            2 => PageState::Tracked,
+            _ => PageState::Isolated,
+        }
+    }
+}

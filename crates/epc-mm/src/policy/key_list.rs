@@ -1,0 +1,145 @@
+//! An ordered set of page keys with O(1) push at the tail, pop at the head
+//! and removal of any key: the list behind FIFO and second chance.
+//!
+//! A doubly linked list in a slab (indices, not pointers, so no `unsafe`)
+//! plus a hash index from key to slot. Owners remove single pages often
+//! (unmark, teardown), so removal must not scan.
+
+use crate::page::PageKey;
+use rustc_hash::FxHashMap;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    key: PageKey,
+    prev: u32,
+    next: u32,
+}
+
+/// Keys in insertion order, head first.
+#[derive(Debug, Default)]
+pub(crate) struct KeyList {
+    nodes: Vec<Node>,
+    index: FxHashMap<PageKey, u32>,
+    /// Slots of removed nodes, reused before the slab grows.
+    spare: Vec<u32>,
+    head: Option<u32>,
+    tail: Option<u32>,
+}
+
+impl KeyList {
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn contains(&self, key: PageKey) -> bool {
+        self.index.contains_key(&key)
+    }
+
+    /// Appends `key` at the tail; `false` (and no change) if present.
+    pub(crate) fn push_back(&mut self, key: PageKey) -> bool {
+        if self.index.contains_key(&key) {
+            return false;
+        }
+        let node = Node {
+            key,
+            prev: self.tail.unwrap_or(NIL),
+            next: NIL,
+        };
+        let slot = match self.spare.pop() {
+            Some(s) => {
+                self.nodes[s as usize] = node;
+                s
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        match self.tail {
+            Some(t) => self.nodes[t as usize].next = slot,
+            None => self.head = Some(slot),
+        }
+        self.tail = Some(slot);
+        self.index.insert(key, slot);
+        true
+    }
+
+    /// Removes and returns the head.
+    pub(crate) fn pop_front(&mut self) -> Option<PageKey> {
+        let head = self.head?;
+        let key = self.nodes[head as usize].key;
+        self.unlink(head);
+        self.index.remove(&key);
+        Some(key)
+    }
+
+    /// Removes `key`; `false` if absent.
+    pub(crate) fn remove(&mut self, key: PageKey) -> bool {
+        match self.index.remove(&key) {
+            Some(slot) => {
+                self.unlink(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The keys, head first (for tests and validation).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = PageKey> + '_ {
+        let mut at = self.head;
+        std::iter::from_fn(move || {
+            let slot = at?;
+            let node = self.nodes[slot as usize];
+            at = (node.next != NIL).then_some(node.next);
+            Some(node.key)
+        })
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let Node { prev, next, .. } = self.nodes[slot as usize];
+        if prev == NIL {
+            self.head = (next != NIL).then_some(next);
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = (prev != NIL).then_some(prev);
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.spare.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::OwnerId;
+
+    fn k(a: u64) -> PageKey {
+        PageKey::new(OwnerId(1), a)
+    }
+
+    #[test]
+    fn order_push_pop_remove() {
+        let mut l = KeyList::default();
+        for a in 0..5 {
+            assert!(l.push_back(k(a)));
+        }
+        assert!(!l.push_back(k(2)));
+        assert!(l.remove(k(2)));
+        assert!(!l.remove(k(2)));
+        assert!(l.remove(k(4)));
+        assert!(l.remove(k(0)));
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![k(1), k(3)]);
+        assert!(l.push_back(k(9)));
+        assert_eq!(l.pop_front(), Some(k(1)));
+        assert_eq!(l.pop_front(), Some(k(3)));
+        assert_eq!(l.pop_front(), Some(k(9)));
+        assert_eq!(l.pop_front(), None);
+        assert_eq!(l.len(), 0);
+        assert!(l.nodes.len() <= 5, "slots are reused");
+    }
+}
