@@ -87,10 +87,8 @@ impl FreeLists {
             if let Some(p) = pages.pop_front() {
                 states[p.index()].store(PageState::InUse as u8, Ordering::Relaxed);
                 f.nr_free.store(pages.len(), Ordering::Relaxed);
-                f.allocations.store(
-                    f.allocations.load(Ordering::Relaxed) + 1,
-                    Ordering::Relaxed,
-                );
+                f.allocations
+                    .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 return Some(p);
             }
         }
