@@ -9,31 +9,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Something the ledger counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
-    /// ENCLS[ECREATE].
+    /// ENCLS leaf ECREATE.
     Ecreate,
-    /// ENCLS[EADD].
+    /// ENCLS leaf EADD.
     Eadd,
-    /// ENCLS[EINIT].
+    /// ENCLS leaf EINIT.
     Einit,
-    /// ENCLS[EREMOVE].
+    /// ENCLS leaf EREMOVE.
     Eremove,
-    /// ENCLS[EPA].
+    /// ENCLS leaf EPA.
     Epa,
-    /// ENCLS[EBLOCK].
+    /// ENCLS leaf EBLOCK.
     Eblock,
-    /// ENCLS[ETRACK].
+    /// ENCLS leaf ETRACK.
     Etrack,
-    /// ENCLS[EWB].
+    /// ENCLS leaf EWB.
     Ewb,
-    /// ENCLS[ELDU].
+    /// ENCLS leaf ELDU.
     Eldu,
-    /// ENCLS[ELDB].
+    /// ENCLS leaf ELDB.
     Eldb,
-    /// ENCLU[EENTER].
+    /// ENCLU leaf EENTER.
     Eenter,
-    /// ENCLU[EEXIT].
+    /// ENCLU leaf EEXIT.
     Eexit,
-    /// ENCLU[ERESUME].
+    /// ENCLU leaf ERESUME.
     Eresume,
     /// An asynchronous enclave exit (fault or interrupt).
     Aex,
@@ -111,9 +111,9 @@ impl fmt::Display for Event {
 /// The defaults follow `shared/reference/sgx-paging-model.md` §2.2 and §5: a
 /// full EPC page swap (AEX, kernel fault path, EWB of a victim, ELDU,
 /// ERESUME) costs about 40,000 cycles (VAULT, ASPLOS 2018). The split below
-/// adds up to that: AEX 3,000 + kernel fault 5,000 + EWB 14,000 + ELDU 14,000
-/// + ERESUME 3,000 = 39,000, plus EBLOCK and ETRACK amortised over a batch
-/// and about one IPI per batch. EENTER and EEXIT are HyperEnclave's 1,695 and
+/// adds up to that: AEX 3,000, kernel fault 5,000, EWB 14,000, ELDU 14,000
+/// and ERESUME 3,000 make 39,000, plus EBLOCK and ETRACK amortised over a
+/// batch and about one IPI per batch. EENTER and EEXIT are HyperEnclave's 1,695 and
 /// 1,335 cycles; an IPI is 1-3 µs at 3 GHz (low confidence), taken as 5,000.
 /// EBLOCK, ETRACK, EPA and EREMOVE are unpublished: no crypto, so small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -72,8 +72,8 @@ pub use ids::{
     VA_SLOTS_PER_PAGE,
 };
 pub use lp::{LogicalProcessor, LpError, LpStats};
-pub use machine::{EnclaveInfo, Machine, MachineError};
 #[cfg(feature = "test-hooks")]
 pub use machine::HeldPage;
+pub use machine::{EnclaveInfo, Machine, MachineError};
 pub use page_table::{PageTable, Pte};
 pub use validate::ValidationError;

@@ -444,7 +444,7 @@ impl LogicalProcessor {
                 self.shared.state.store(EXITING, Ordering::SeqCst);
                 self.machine.finish_exit(&self.shared, ExitKind::Aex);
                 self.machine.ledger.charge(Event::PageFault);
-                self.to_interrupted();
+                self.become_interrupted();
                 Err(LpError::PageFault(fault))
             }
         }
@@ -469,7 +469,7 @@ impl LogicalProcessor {
         if self.shared.exit_requested.load(Ordering::SeqCst) {
             self.shared.state.store(EXITING, Ordering::SeqCst);
             self.machine.finish_exit(&self.shared, ExitKind::Aex);
-            self.to_interrupted();
+            self.become_interrupted();
             return Err(LpError::Interrupted);
         }
         Ok(())
@@ -477,10 +477,10 @@ impl LogicalProcessor {
 
     /// An IPI sender took the AEX for this LP.
     fn note_async_exit(&mut self) {
-        self.to_interrupted();
+        self.become_interrupted();
     }
 
-    fn to_interrupted(&mut self) {
+    fn become_interrupted(&mut self) {
         self.tlb.flush();
         self.mode = match std::mem::replace(&mut self.mode, Mode::Outside) {
             Mode::Inside(c) | Mode::Interrupted(c) => Mode::Interrupted(c),
