@@ -1,0 +1,161 @@
+//! Loom models of the races that matter, run against the shipped code
+//! through its `sync` module (see `loom.sh`):
+//!
+//! * free (enclave teardown) against reclaim of the same page;
+//! * the owner reference dropped before the page returns to the free list:
+//!   a thread that allocates the page must find its old owner gone.
+#![cfg(loom)]
+
+use epc_hw::{EpcPageId, NodeId};
+use epc_mm::{
+    AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, ManagerConfig, OwnerId, PageKey,
+    PageOwner, ReclaimPermit, Tracked, WriteOutcome,
+};
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Mutex;
+use std::sync::{Arc, Weak};
+
+const KEY: PageKey = PageKey::new(OwnerId(1), 0x1000);
+
+/// An owner of one page.
+struct Owner {
+    mgr: Arc<EpcManager>,
+    handle: Mutex<Option<EpcPage>>,
+    dead: AtomicBool,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Owner {
+    /// Enclave teardown: free the page unless the reclaimer holds it.
+    fn teardown(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+        let mut slot = self.handle.lock().unwrap();
+        if let Some(page) = slot.take() {
+            match self.mgr.free(page) {
+                Ok(()) => {}
+                Err(FreeError::Busy(page)) => *slot = Some(page),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn take(&self, page: EpcPageId) -> EpcPage {
+        let h = self.handle.lock().unwrap().take().expect("handle held");
+        assert_eq!(h.id(), page);
+        h
+    }
+}
+
+impl PageOwner for Owner {
+    fn age(&self, _key: PageKey) -> bool {
+        false
+    }
+
+    fn block(&self, _key: PageKey, page: EpcPageId) -> BlockOutcome {
+        if self.dead.load(Ordering::SeqCst) {
+            BlockOutcome::Abandoned(self.take(page))
+        } else {
+            BlockOutcome::Blocked
+        }
+    }
+
+    fn track(&self) {}
+
+    fn write(&self, _key: PageKey, page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
+        WriteOutcome::Written(self.take(page))
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // First: from here the page may be reused.
+        self.dropped.store(true, Ordering::SeqCst);
+        self.teardown();
+    }
+}
+
+/// A deterministic one-page manager (no ksgxd thread: the model's threads
+/// are the reclaimers) and an owner holding the page, marked reclaimable.
+fn setup() -> (Arc<EpcManager>, Arc<Owner>, Arc<AtomicBool>) {
+    let mut cfg = ManagerConfig::with_pages(1).deterministic();
+    cfg.batch = 1;
+    let mgr = Arc::new(EpcManager::new(cfg).unwrap());
+    let dropped = Arc::new(AtomicBool::new(false));
+    let owner = Arc::new(Owner {
+        mgr: Arc::clone(&mgr),
+        handle: Mutex::new(None),
+        dead: AtomicBool::new(false),
+        dropped: Arc::clone(&dropped),
+    });
+    let page = mgr.alloc(NodeId(0), AllocMode::NoReclaim).unwrap();
+    let weak: Weak<dyn PageOwner> = Arc::downgrade(&owner) as Weak<dyn PageOwner>;
+    let mut slot = owner.handle.lock().unwrap();
+    mgr.mark_reclaimable(&page, KEY, weak).unwrap();
+    *slot = Some(page);
+    drop(slot);
+    (mgr, owner, dropped)
+}
+
+#[test]
+fn free_against_reclaim_of_the_same_page() {
+    loom::model(|| {
+        let (mgr, owner, _dropped) = setup();
+        let o = Arc::clone(&owner);
+        let teardown = loom::thread::spawn(move || o.teardown());
+        let m = Arc::clone(&mgr);
+        let reclaim = loom::thread::spawn(move || {
+            m.reclaim_batch(&mut ReclaimPermit::new());
+        });
+        teardown.join().unwrap();
+        reclaim.join().unwrap();
+        // Whoever won, the page is free exactly once and nothing is held.
+        assert!(owner.handle.lock().unwrap().is_none());
+        assert_eq!(mgr.free_pages(), 1);
+        mgr.validate().unwrap();
+        let c = mgr.counters();
+        assert_eq!(c.reclaimable_pages + c.isolated_pages, 0);
+    });
+}
+
+#[test]
+fn owner_reference_dropped_before_the_page_is_free() {
+    loom::model(|| {
+        let (mgr, owner, dropped) = setup();
+        let weak = Arc::downgrade(&owner);
+        let user_gone = Arc::new(AtomicBool::new(false));
+        let gone = Arc::clone(&user_gone);
+        // The enclave's user lets go while reclaim may be running.
+        let user = loom::thread::spawn(move || {
+            drop(owner);
+            gone.store(true, Ordering::SeqCst);
+        });
+        let m = Arc::clone(&mgr);
+        let reclaim = loom::thread::spawn(move || {
+            m.reclaim_batch(&mut ReclaimPermit::new());
+        });
+        // Whoever allocates the page must find that the reclaimer holds no
+        // reference to its old owner: at most the user's own is left.
+        if let Ok(page) = mgr.alloc(NodeId(0), AllocMode::NoReclaim) {
+            let user_has_dropped = user_gone.load(Ordering::SeqCst);
+            let references = weak.strong_count();
+            let allowed = usize::from(!user_has_dropped);
+            assert!(
+                references <= allowed,
+                "page reused while the reclaimer held its old owner \
+                 ({references} references, user dropped: {user_has_dropped})"
+            );
+            // Loom sees the pipeline's reference only when it is the last
+            // one (then dropping it runs the owner's Drop, a loom event).
+            assert!(
+                !user_has_dropped || dropped.load(Ordering::SeqCst),
+                "page reused before its old owner's last reference was dropped"
+            );
+            mgr.free(page).unwrap();
+        }
+        user.join().unwrap();
+        reclaim.join().unwrap();
+        assert!(dropped.load(Ordering::SeqCst));
+        assert_eq!(mgr.free_pages(), 1);
+        mgr.validate().unwrap();
+    });
+}
