@@ -1,1 +1,43 @@
-//! Not yet built: see the project issues. This crate exists so that the workspace layout is in place.
+//! Enclaves: the EPC manager's real owner.
+//!
+//! This layer joins the hardware model (`epc-hw`) and the EPC manager
+//! (`epc-mm`) into a working system, as Linux's `encl.c` does:
+//!
+//! * [`Enclave::create`], [`Enclave::add_page`], [`Enclave::add_tcs`],
+//!   [`Enclave::init`], [`Enclave::destroy`]: the lifecycle (ECREATE, EADD,
+//!   EINIT, EREMOVE), which may build enclaves larger than the EPC, with
+//!   direct reclaim and ksgxd making room;
+//! * the enclave page table ([`EnclavePageTable`]), which the hardware's
+//!   page walk reads and whose accessed bits the reclaimer ages;
+//! * Version Array slots allocated ahead, one VA page per 512 pages;
+//! * the backing store: sealed pages and PCMD, released on reload;
+//! * the reclaim operations ([`epc_mm::PageOwner`]): age, block (unmap and
+//!   EBLOCK), track (ETRACK once per batch), write (EWB with the ETRACK and
+//!   IPI retry ladder), and SECS eviction after the last child;
+//! * the fault handler ([`Enclave::handle_fault`]): ELDU, the SECS first;
+//! * enclave threads ([`EnclaveThread`]) that read and write enclave memory
+//!   on a logical processor, faults handled underneath;
+//! * killing an enclave whose sealed page fails its integrity check, and
+//!   teardown that is safe while the reclaimer holds some of its pages.
+
+#![forbid(unsafe_code)]
+
+mod backing;
+mod counters;
+mod enclave;
+mod error;
+mod evict;
+mod fault;
+mod owner;
+mod page_table;
+mod state;
+mod teardown;
+mod thread;
+mod va;
+
+pub use counters::EnclaveCounters;
+pub use enclave::{Enclave, EnclaveConfig, EnclaveUsage};
+pub use error::{EnclaveError, KillReason};
+pub use page_table::EnclavePageTable;
+pub use state::BACKING_BYTES_PER_PAGE;
+pub use thread::EnclaveThread;

@@ -1,0 +1,411 @@
+//! The enclave object: creation (ECREATE), adding pages (EADD), EINIT, and
+//! what the rest of the crate shares: the lock, the page table, counters.
+//!
+//! # Locks
+//!
+//! One mutex per enclave guards its [`Inner`] state (Linux's `encl->lock`).
+//! Lock order: the enclave lock, then the manager's locks (unmark, free).
+//! The manager never calls into an enclave while holding a lock of its own,
+//! except `age`, which reads the page table's atomics and takes no lock.
+//!
+//! Direct reclaim runs other enclaves' (and this one's) reclaim operations,
+//! which take enclave locks, so it must never run under an enclave lock.
+//! Every path that may reclaim needs the thread's `&mut ReclaimPermit`, and
+//! [`Enclave::lock`] borrows that permit for as long as the guard lives: the
+//! borrow checker refuses to reclaim while the lock is held. Paths that run
+//! inside the reclaimer (the `PageOwner` operations) have no permit and
+//! cannot reclaim.
+
+use crate::counters::{Cells, EnclaveCounters};
+use crate::error::{leaf, EnclaveError, KillReason};
+use crate::page_table::EnclavePageTable;
+use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo};
+use epc_hw::{
+    EnclaveId, EpcPageId, LinearAddress, Machine, NodeId, Perms, SecInfo, Tcs, PAGE_SIZE,
+};
+use epc_mm::{AllocMode, EpcManager, EpcPage, OwnerId, PageKey, PageOwner, ReclaimPermit};
+use parking_lot::{Mutex, MutexGuard};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+/// Where an enclave lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnclaveConfig {
+    /// ELRANGE base, aligned to `size`.
+    pub base: LinearAddress,
+    /// ELRANGE size: a power of two of at least two pages.
+    pub size: u64,
+    /// The NUMA node its pages are allocated from first.
+    pub node: NodeId,
+}
+
+impl EnclaveConfig {
+    /// The smallest valid range that holds `pages` pages, based at its own
+    /// size (so ranges of different enclaves may coincide: each enclave has
+    /// its own page table, as each process has its own address space).
+    pub fn for_pages(pages: u64) -> EnclaveConfig {
+        let size = (pages.max(2) * PAGE_SIZE).next_power_of_two();
+        EnclaveConfig {
+            base: LinearAddress(size),
+            size,
+            node: NodeId(0),
+        }
+    }
+}
+
+/// An enclave: the EPC manager's owner of its pages.
+pub struct Enclave {
+    pub(crate) machine: Arc<Machine>,
+    pub(crate) mm: Arc<EpcManager>,
+    pub(crate) owner: OwnerId,
+    pub(crate) eid: EnclaveId,
+    pub(crate) config: EnclaveConfig,
+    pub(crate) pt: Arc<EnclavePageTable>,
+    pub(crate) inner: Mutex<Inner>,
+    pub(crate) initialized: AtomicBool,
+    pub(crate) dead: AtomicBool,
+    pub(crate) death: OnceLock<KillReason>,
+    pub(crate) cells: Cells,
+    pub(crate) weak: Weak<Enclave>,
+}
+
+/// The enclave lock, held with the thread's reclaim permit borrowed.
+pub(crate) struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    _permit: &'a mut ReclaimPermit,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Enclave {
+    /// ECREATE: allocates the SECS (reclaiming if the EPC is full) and the
+    /// first VA page, and creates the enclave.
+    pub fn create(
+        machine: Arc<Machine>,
+        mm: Arc<EpcManager>,
+        config: EnclaveConfig,
+        permit: &mut ReclaimPermit,
+    ) -> Result<Arc<Enclave>, EnclaveError> {
+        let secs = mm.alloc(config.node, AllocMode::Reclaim(permit))?;
+        let eid = match machine.ecreate(secs.id(), config.base, config.size) {
+            Ok(eid) => eid,
+            Err(e) => {
+                let _ = mm.free(secs);
+                return Err(leaf("ECREATE")(e));
+            }
+        };
+        let enclave = Arc::new_cyclic(|weak| Enclave {
+            pt: Arc::new(EnclavePageTable::new(config.base, config.size)),
+            inner: Mutex::new(Inner::new(secs)),
+            owner: OwnerId(eid.0),
+            eid,
+            config,
+            initialized: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            death: OnceLock::new(),
+            cells: Cells::default(),
+            weak: weak.clone(),
+            machine,
+            mm,
+        });
+        // The SECS reserves the first VA slot.
+        enclave.grow(permit)?;
+        Ok(enclave)
+    }
+
+    /// Reserves a VA slot for one more page, adding a VA page first when
+    /// the last one is fully reserved.
+    fn grow(&self, permit: &mut ReclaimPermit) -> Result<(), EnclaveError> {
+        {
+            let mut inner = self.lock(permit);
+            if !inner.va.needs_page() {
+                inner.va.reserve();
+                return Ok(());
+            }
+        }
+        let page = self
+            .mm
+            .alloc(self.config.node, AllocMode::Reclaim(permit))?;
+        if let Err(e) = self.machine.epa(page.id()) {
+            let _ = self.mm.free(page);
+            return Err(leaf("EPA")(e));
+        }
+        let mut inner = self.lock(permit);
+        if inner.va.needs_page() {
+            inner.va.add_page(page);
+        } else {
+            // Another builder added one meanwhile.
+            drop(inner);
+            let _ = self.machine.eremove(page.id());
+            let _ = self.mm.free(page);
+            inner = self.lock(permit);
+        }
+        inner.va.reserve();
+        Ok(())
+    }
+
+    /// EADD of one regular page with `perms` and `content`.
+    pub fn add_page(
+        &self,
+        addr: LinearAddress,
+        perms: Perms,
+        content: &[u8; 4096],
+        permit: &mut ReclaimPermit,
+    ) -> Result<(), EnclaveError> {
+        self.add(addr, SecInfo::reg(perms), content, permit)
+    }
+
+    /// Adds a thread control structure at `tcs` with `nssa` SSA frames at
+    /// `ssa` (each a read-write regular page), for one enclave thread.
+    pub fn add_tcs(
+        &self,
+        tcs: LinearAddress,
+        ssa: LinearAddress,
+        nssa: u32,
+        permit: &mut ReclaimPermit,
+    ) -> Result<(), EnclaveError> {
+        if ssa.0 < self.config.base.0 || nssa == 0 {
+            return Err(EnclaveError::Usage(format!(
+                "SSA at {ssa} with {nssa} frames is not inside the enclave"
+            )));
+        }
+        let page = Tcs {
+            ossa: ssa.0 - self.config.base.0,
+            nssa,
+            oentry: 0,
+        }
+        .to_page();
+        self.add(tcs, SecInfo::tcs(), &page, permit)?;
+        for f in 0..u64::from(nssa) {
+            self.add(
+                ssa.add(f * PAGE_SIZE),
+                SecInfo::reg(Perms::RW),
+                &[0; 4096],
+                permit,
+            )?;
+        }
+        self.lock(permit).tcs.push(TcsInfo {
+            addr: tcs,
+            ssa,
+            nssa,
+            bound: false,
+        });
+        Ok(())
+    }
+
+    fn add(
+        &self,
+        addr: LinearAddress,
+        secinfo: SecInfo,
+        content: &[u8; 4096],
+        permit: &mut ReclaimPermit,
+    ) -> Result<(), EnclaveError> {
+        self.check_alive()?;
+        if self.initialized.load(Ordering::Acquire) {
+            return Err(EnclaveError::Usage("EADD after EINIT".into()));
+        }
+        if self.inner.lock().pages.contains_key(&addr.page_number()) {
+            return Err(EnclaveError::Usage(format!("page {addr} added twice")));
+        }
+        self.grow(permit)?;
+        let page = match self.mm.alloc(self.config.node, AllocMode::Reclaim(permit)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.inner.lock().va.unreserve();
+                return Err(e.into());
+            }
+        };
+        let mut inner = self.lock(permit);
+        let secs = match &inner.secs {
+            SecsState::Resident(s) => s.id(),
+            _ => unreachable!("the SECS of an uninitialized enclave is never evicted"),
+        };
+        if let Err(e) = self.machine.eadd(page.id(), secs, addr, secinfo, content) {
+            inner.va.unreserve();
+            drop(inner);
+            let _ = self.mm.free(page);
+            return Err(leaf("EADD")(e));
+        }
+        let writable = secinfo.perms.contains(Perms::W);
+        self.pt.map(addr, page.id(), writable);
+        let listed = self.mark(&page, addr);
+        inner.children_in_epc += 1;
+        inner.pages.insert(
+            addr.page_number(),
+            PageRecord {
+                secinfo,
+                pins: 0,
+                residency: Residency::Resident { page, listed },
+            },
+        );
+        Ok(())
+    }
+
+    /// Puts a resident page on the manager's list; whether it got there.
+    pub(crate) fn mark(&self, page: &EpcPage, addr: LinearAddress) -> bool {
+        let owner: Weak<dyn PageOwner> = self.weak.clone();
+        self.mm
+            .mark_reclaimable(page, self.key(addr), owner)
+            .is_ok()
+    }
+
+    /// EINIT. From here threads may enter and pages cannot be added.
+    pub fn init(&self) -> Result<(), EnclaveError> {
+        self.check_alive()?;
+        let inner = self.inner.lock();
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("the SECS of an uninitialized enclave is never evicted");
+        };
+        self.machine.einit(secs.id()).map_err(leaf("EINIT"))?;
+        self.initialized.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Takes the enclave lock, borrowing the thread's reclaim permit so that
+    /// nothing can reclaim while the lock is held.
+    pub(crate) fn lock<'a>(&'a self, permit: &'a mut ReclaimPermit) -> Locked<'a> {
+        Locked {
+            guard: self.inner.lock(),
+            _permit: permit,
+        }
+    }
+
+    /// The manager's name for the page at `addr`.
+    pub(crate) fn key(&self, addr: LinearAddress) -> PageKey {
+        PageKey::new(self.owner, addr.page().0)
+    }
+
+    pub(crate) fn check_alive(&self) -> Result<(), EnclaveError> {
+        if self.dead.load(Ordering::Acquire) {
+            let reason = self.death.get().cloned().unwrap_or(KillReason::Destroyed);
+            return Err(EnclaveError::Killed(reason));
+        }
+        Ok(())
+    }
+
+    /// The enclave id (also the owner id in the manager).
+    pub fn eid(&self) -> EnclaveId {
+        self.eid
+    }
+
+    /// The manager's owner id of this enclave's pages.
+    pub fn owner_id(&self) -> OwnerId {
+        self.owner
+    }
+
+    /// The range and node.
+    pub fn config(&self) -> EnclaveConfig {
+        self.config
+    }
+
+    /// The machine it runs on.
+    pub fn machine(&self) -> &Arc<Machine> {
+        &self.machine
+    }
+
+    /// The manager its pages come from.
+    pub fn manager(&self) -> &Arc<EpcManager> {
+        &self.mm
+    }
+
+    /// The page table (for walks and tests).
+    pub fn page_table(&self) -> &Arc<EnclavePageTable> {
+        &self.pt
+    }
+
+    /// Whether EINIT has run.
+    pub fn is_initialized(&self) -> bool {
+        self.initialized.load(Ordering::Acquire)
+    }
+
+    /// Why the enclave died, if it did.
+    pub fn killed(&self) -> Option<KillReason> {
+        self.dead
+            .load(Ordering::Acquire)
+            .then(|| self.death.get().cloned().unwrap_or(KillReason::Destroyed))
+    }
+
+    /// The enclave's counters.
+    pub fn counters(&self) -> EnclaveCounters {
+        self.cells.snapshot()
+    }
+
+    /// Sets the counters back to zero.
+    pub fn reset_counters(&self) {
+        self.cells.reset();
+    }
+
+    /// A picture of where the enclave's pages are.
+    pub fn usage(&self) -> EnclaveUsage {
+        let inner = self.inner.lock();
+        let mut u = EnclaveUsage {
+            pages: inner.pages.len(),
+            va_pages: inner.va.len(),
+            va_slots_used: inner.va.used(),
+            backing_bytes: inner.backing_bytes(),
+            secs_resident: matches!(inner.secs, SecsState::Resident(_)),
+            ..EnclaveUsage::default()
+        };
+        for r in inner.pages.values() {
+            match r.residency {
+                Residency::Resident { .. } => u.resident += 1,
+                Residency::Reclaiming { .. } => u.reclaiming += 1,
+                Residency::Evicted { .. } => u.evicted += 1,
+            }
+        }
+        u
+    }
+
+    /// The SECS's EPC page, if resident.
+    pub fn secs_page(&self) -> Option<EpcPageId> {
+        match &self.inner.lock().secs {
+            SecsState::Resident(p) => Some(p.id()),
+            _ => None,
+        }
+    }
+}
+
+/// Where an enclave's pages are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EnclaveUsage {
+    /// Enclave pages (REG, TCS) added.
+    pub pages: usize,
+    /// Of which in the EPC.
+    pub resident: usize,
+    /// Of which being written back by the reclaimer.
+    pub reclaiming: usize,
+    /// Of which sealed in the backing store.
+    pub evicted: usize,
+    /// Whether the SECS is in the EPC.
+    pub secs_resident: bool,
+    /// VA pages.
+    pub va_pages: usize,
+    /// VA slots holding a version.
+    pub va_slots_used: usize,
+    /// Bytes of sealed pages and PCMD in the backing store.
+    pub backing_bytes: u64,
+}
+
+impl fmt::Debug for Enclave {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enclave")
+            .field("eid", &self.eid)
+            .field("config", &self.config)
+            .field("initialized", &self.is_initialized())
+            .field("killed", &self.killed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,96 @@
+//! Errors of the enclave layer.
+
+use epc_hw::{LeafError, LinearAddress, LpError};
+use epc_mm::AllocError;
+use std::fmt;
+use thiserror::Error;
+
+/// Why an enclave was killed. Every later access to it returns
+/// [`EnclaveError::Killed`] with this reason, as a SIGBUS would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KillReason {
+    /// ELDU found the sealed copy of a page modified or replayed
+    /// (SGX_MAC_COMPARE_FAIL).
+    Integrity {
+        /// The enclave page whose reload failed.
+        page: LinearAddress,
+    },
+    /// EWB failed for good after EBLOCK, when no way back exists.
+    WriteBack {
+        /// The enclave page.
+        page: LinearAddress,
+        /// The leaf's last error.
+        error: LeafError,
+    },
+    /// ELDU failed for a reason other than integrity.
+    Reload {
+        /// The enclave page.
+        page: LinearAddress,
+        /// The leaf's error.
+        error: LeafError,
+    },
+    /// The enclave was destroyed by its owner.
+    Destroyed,
+}
+
+impl fmt::Display for KillReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KillReason::Integrity { page } => write!(
+                f,
+                "integrity failure: the sealed copy of page {page} was modified or replayed \
+                 (ELDU: SGX_MAC_COMPARE_FAIL)"
+            ),
+            KillReason::WriteBack { page, error } => {
+                write!(
+                    f,
+                    "page {page} could not be written back after EBLOCK: {error}"
+                )
+            }
+            KillReason::Reload { page, error } => {
+                write!(f, "page {page} could not be reloaded: {error}")
+            }
+            KillReason::Destroyed => f.write_str("the enclave was destroyed"),
+        }
+    }
+}
+
+/// An enclave operation failed.
+#[derive(Debug, Error)]
+pub enum EnclaveError {
+    /// The enclave is dead; nothing can enter or access it.
+    #[error("enclave killed: {0}")]
+    Killed(KillReason),
+    /// No EPC page could be had.
+    #[error("EPC allocation failed: {0}")]
+    Alloc(#[from] AllocError),
+    /// A leaf failed where the OS does not expect it (a bug in the layer or
+    /// a misuse of the API, reported rather than hidden).
+    #[error("{leaf} failed: {error}")]
+    Leaf {
+        /// The leaf.
+        leaf: &'static str,
+        /// Its error.
+        error: LeafError,
+    },
+    /// An access outside the enclave's pages, or one the page's permissions
+    /// do not allow (a SIGSEGV).
+    #[error("access violation at {addr}: {why}")]
+    AccessViolation {
+        /// The faulting page.
+        addr: LinearAddress,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The enclave layer was used out of order (adding after EINIT,
+    /// entering before it, a page added twice, no free TCS).
+    #[error("invalid use: {0}")]
+    Usage(String),
+    /// The logical processor refused (for example, no free LP).
+    #[error(transparent)]
+    Lp(#[from] LpError),
+}
+
+pub(crate) fn leaf(leaf: &'static str) -> impl FnOnce(LeafError) -> EnclaveError {
+    move |error| EnclaveError::Leaf { leaf, error }
+}

@@ -1,0 +1,200 @@
+//! The fault handler: brings an evicted page back (ELDU), the SECS first if
+//! it was evicted too.
+//!
+//! The order is Linux's with one change the manager's API asks for: EPC
+//! pages are allocated *before* the enclave lock is taken, so that the
+//! allocation may reclaim directly (other enclaves' reclaim operations take
+//! their locks, this enclave's included). Under the lock the handler checks
+//! again: another thread may have loaded the page meanwhile (then the spare
+//! page is freed), or the reclaimer may hold it (then the handler waits for
+//! the write to finish and starts over).
+
+use crate::counters::bump;
+use crate::enclave::Enclave;
+use crate::error::{EnclaveError, KillReason};
+use crate::state::{Residency, SecsState};
+use epc_hw::{Event, LeafError, LinearAddress, Perms, SgxError};
+use epc_mm::{AllocMode, EpcPage, ReclaimPermit};
+
+/// What the handler found under the lock.
+enum Need {
+    /// The page is usable: nothing to load.
+    Nothing,
+    /// The reclaimer holds it: retry after it is written.
+    Wait,
+    /// This many EPC pages (the page, and the SECS if it was evicted).
+    Pages(usize),
+}
+
+impl Enclave {
+    /// Resolves a page fault at `addr` taken by an access (`write` says
+    /// which kind), outside enclave mode. On return the page is resident and
+    /// mapped, and the thread may ERESUME.
+    pub fn handle_fault(
+        &self,
+        addr: LinearAddress,
+        write: bool,
+        permit: &mut ReclaimPermit,
+    ) -> Result<(), EnclaveError> {
+        bump(&self.cells.faults);
+        self.machine.ledger().charge(Event::KernelFault);
+        let addr = addr.page();
+        let mut spare: Vec<EpcPage> = Vec::with_capacity(2);
+        let result = self.fault_loop(addr, write, permit, &mut spare);
+        for page in spare {
+            let _ = self.mm.free(page);
+        }
+        result
+    }
+
+    fn fault_loop(
+        &self,
+        addr: LinearAddress,
+        write: bool,
+        permit: &mut ReclaimPermit,
+        spare: &mut Vec<EpcPage>,
+    ) -> Result<(), EnclaveError> {
+        loop {
+            self.check_alive()?;
+            match self.what_is_needed(addr, write, permit)? {
+                Need::Nothing => return Ok(()),
+                Need::Wait => {
+                    bump(&self.cells.busy_retries);
+                    std::thread::yield_now();
+                }
+                Need::Pages(n) if spare.len() < n => {
+                    // No lock held: this may reclaim, even from this enclave.
+                    spare.push(
+                        self.mm
+                            .alloc(self.config.node, AllocMode::Reclaim(permit))?,
+                    );
+                }
+                Need::Pages(_) => {
+                    if let Some(failed) = self.load(addr, permit, spare) {
+                        self.kill(failed);
+                        self.check_alive()?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn what_is_needed(
+        &self,
+        addr: LinearAddress,
+        write: bool,
+        permit: &mut ReclaimPermit,
+    ) -> Result<Need, EnclaveError> {
+        let inner = self.lock(permit);
+        let Some(rec) = inner.pages.get(&addr.page_number()) else {
+            return Err(EnclaveError::AccessViolation {
+                addr,
+                why: "no enclave page at this address",
+            });
+        };
+        if write
+            && rec.secinfo.page_type == epc_hw::PageType::Reg
+            && !rec.secinfo.perms.contains(Perms::W)
+        {
+            return Err(EnclaveError::AccessViolation {
+                addr,
+                why: "write to a page without write permission",
+            });
+        }
+        Ok(match &rec.residency {
+            Residency::Resident { page, .. } => {
+                if !self.pt.is_mapped(addr) {
+                    self.pt
+                        .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
+                }
+                Need::Nothing
+            }
+            Residency::Reclaiming { .. } => Need::Wait,
+            Residency::Evicted { .. } => {
+                Need::Pages(1 + usize::from(!matches!(inner.secs, SecsState::Resident(_))))
+            }
+        })
+    }
+
+    /// Under the lock: reload the SECS if needed, then the page. Returns the
+    /// reason to kill the enclave if a reload failed its integrity check.
+    /// Leaves the state as it found it when the page is no longer evicted.
+    fn load(
+        &self,
+        addr: LinearAddress,
+        permit: &mut ReclaimPermit,
+        spare: &mut Vec<EpcPage>,
+    ) -> Option<KillReason> {
+        let mut inner = self.lock(permit);
+        let n = addr.page_number();
+        if !matches!(
+            inner.pages.get(&n).map(|r| &r.residency),
+            Some(Residency::Evicted { .. })
+        ) {
+            return None; // loaded by another thread, or taken by teardown
+        }
+        if let SecsState::Evicted { .. } = inner.secs {
+            let page = spare.pop().expect("a page was allocated for the SECS");
+            let SecsState::Evicted { sealed, slot } =
+                std::mem::replace(&mut inner.secs, SecsState::Gone)
+            else {
+                unreachable!("matched as evicted above")
+            };
+            match self
+                .machine
+                .eldu(page.id(), LinearAddress(0), &sealed, None, slot)
+            {
+                Ok(()) => {
+                    bump(&self.cells.eldu);
+                    bump(&self.cells.secs_reloads);
+                    inner.va.free(slot);
+                    inner.evicted -= 1;
+                    inner.secs = SecsState::Resident(page);
+                }
+                Err(e) => {
+                    inner.secs = SecsState::Evicted { sealed, slot };
+                    spare.push(page);
+                    return Some(mac_failure(e, addr));
+                }
+            }
+        }
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("reloaded above")
+        };
+        let secs = secs.id();
+        let page = spare.pop().expect("a page was allocated for the fault");
+        let mut rec = inner.pages.remove(&n).expect("checked above");
+        let Residency::Evicted { sealed, slot } = rec.residency else {
+            unreachable!("checked above")
+        };
+        if let Err(e) = self
+            .machine
+            .eldu(page.id(), addr, &sealed, Some(secs), slot)
+        {
+            rec.residency = Residency::Evicted { sealed, slot };
+            inner.pages.insert(n, rec);
+            spare.push(page);
+            return Some(mac_failure(e, addr));
+        }
+        bump(&self.cells.eldu);
+        // The backing slot and the VA slot are released at once (Linux once
+        // leaked backing pages here until machines ran out of memory).
+        inner.va.free(slot);
+        inner.evicted -= 1;
+        inner.children_in_epc += 1;
+        drop(sealed);
+        self.pt
+            .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
+        let listed = rec.pins == 0 && self.mark(&page, addr);
+        rec.residency = Residency::Resident { page, listed };
+        inner.pages.insert(n, rec);
+        None
+    }
+}
+
+fn mac_failure(e: LeafError, page: LinearAddress) -> KillReason {
+    match e {
+        LeafError::Sgx(SgxError::MacCompareFail) => KillReason::Integrity { page },
+        error => KillReason::Reload { page, error },
+    }
+}

@@ -1,0 +1,235 @@
+//! The enclave as the EPC manager's page owner: the reclaim operations for
+//! its pages (age, block, track, write with the EWB → ETRACK → IPI ladder),
+//! and the SECS eviction that follows its last child.
+
+use crate::counters::bump;
+use crate::enclave::Enclave;
+use crate::error::KillReason;
+use crate::state::{Inner, Residency, SecsState};
+use epc_hw::{EpcPageId, LeafError, LinearAddress, SealedPage, SgxError, VaSlot};
+use epc_mm::{BlockOutcome, EpcPage, PageKey, PageOwner, Tracked, WriteOutcome};
+use std::sync::atomic::Ordering;
+
+/// Rounds of the EWB retry ladder before the write is declared failed. Two
+/// suffice when the enclave's threads cooperate (Linux's EWB, ETRACK + EWB,
+/// IPI + EWB); the rest absorb SGX_PREV_TRK_INCMPL from a tracking cycle
+/// another reclaimer opened and threads re-entering between rounds.
+pub(crate) const EWB_MAX_ROUNDS: u32 = 8;
+
+impl Enclave {
+    /// ETRACK on the SECS, counting the outcome.
+    pub(crate) fn etrack(&self, secs: EpcPageId) {
+        match self.machine.etrack(secs) {
+            Ok(()) => bump(&self.cells.etrack),
+            Err(LeafError::Sgx(SgxError::PrevTrkIncmpl)) => bump(&self.cells.prev_trk_incmpl),
+            Err(e) => debug_assert!(false, "ETRACK of a resident SECS: {e}"),
+        }
+    }
+
+    /// IPIs to every LP inside the enclave.
+    pub(crate) fn ipi(&self, secs: EpcPageId) {
+        self.machine.ipi_enclave(secs);
+        bump(&self.cells.ipis);
+    }
+
+    /// EWB with the retry ladder: plain EWB; on SGX_NOT_TRACKED, ETRACK and
+    /// retry; then IPIs (forcing every LP that might hold a translation out)
+    /// and retry; then ETRACK and IPIs together, for a cycle someone else
+    /// opened (SGX_PREV_TRK_INCMPL) or threads that re-entered.
+    pub(crate) fn ewb_ladder(
+        &self,
+        secs: EpcPageId,
+        page: EpcPageId,
+        slot: VaSlot,
+        out: &mut SealedPage,
+    ) -> Result<LinearAddress, LeafError> {
+        let mut round = 0;
+        loop {
+            match self.machine.ewb(page, slot, out) {
+                Ok(done) => {
+                    debug_assert!(done.warning.is_none(), "slots are never reused while full");
+                    bump(&self.cells.ewb);
+                    return Ok(done.value);
+                }
+                Err(LeafError::Sgx(SgxError::NotTracked)) if round < EWB_MAX_ROUNDS => {
+                    bump(&self.cells.not_tracked);
+                    match round {
+                        0 => self.etrack(secs),
+                        1 => self.ipi(secs),
+                        _ => {
+                            self.etrack(secs);
+                            self.ipi(secs);
+                        }
+                    }
+                    round += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Unmaps and EBLOCKs a resident page, moving it to `Reclaiming`.
+    /// `false` if the page is not resident at `page` or is pinned.
+    pub(crate) fn block_locked(
+        &self,
+        inner: &mut Inner,
+        addr: LinearAddress,
+        page: EpcPageId,
+    ) -> bool {
+        let Some(rec) = inner.pages.get_mut(&addr.page_number()) else {
+            return false;
+        };
+        if rec.pins > 0 {
+            return false;
+        }
+        let Residency::Resident { page: p, .. } = &rec.residency else {
+            return false;
+        };
+        if p.id() != page {
+            return false;
+        }
+        self.pt.unmap(addr);
+        if let Err(e) = self.machine.eblock(page) {
+            // Cannot happen to a valid page we own; stay resident.
+            debug_assert!(false, "EBLOCK of a resident page: {e}");
+            self.pt
+                .map(addr, page, rec.secinfo.perms.contains(epc_hw::Perms::W));
+            return false;
+        }
+        bump(&self.cells.eblock);
+        let n = addr.page_number();
+        let mut rec = inner.pages.remove(&n).expect("checked above");
+        rec.residency = match rec.residency {
+            Residency::Resident { page, .. } => Residency::Reclaiming { page },
+            other => other,
+        };
+        inner.pages.insert(n, rec);
+        true
+    }
+
+    /// Writes a `Reclaiming` page out and returns its handle: `Ok` if EWB
+    /// succeeded (the page is sealed in the backing store), `Err` if it
+    /// failed for good (the enclave is killed and the page removed).
+    pub(crate) fn write_locked(
+        &self,
+        inner: &mut Inner,
+        addr: LinearAddress,
+    ) -> Result<EpcPage, EpcPage> {
+        let n = addr.page_number();
+        let rec = inner
+            .pages
+            .remove(&n)
+            .expect("a reclaiming page has a record");
+        let Residency::Reclaiming { page } = rec.residency else {
+            panic!("write of page {addr} that is not being reclaimed");
+        };
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("a child page in the EPC keeps the SECS resident");
+        };
+        let secs = secs.id();
+        let slot = inner.va.alloc().expect("VA slots are reserved ahead");
+        let mut sealed = Box::new(SealedPage::new());
+        match self.ewb_ladder(secs, page.id(), slot, &mut sealed) {
+            Ok(linaddr) => {
+                debug_assert_eq!(linaddr, addr);
+                inner.children_in_epc -= 1;
+                if inner.tearing_down {
+                    // Dead: the sealed copy is discarded with the enclave.
+                    inner.va.free(slot);
+                } else {
+                    inner.evicted += 1;
+                    inner.pages.insert(
+                        n,
+                        crate::state::PageRecord {
+                            residency: Residency::Evicted { sealed, slot },
+                            ..rec
+                        },
+                    );
+                    self.maybe_evict_secs(inner);
+                }
+                Ok(page)
+            }
+            Err(error) => {
+                inner.va.free(slot);
+                inner.children_in_epc -= 1;
+                self.mark_dead(KillReason::WriteBack { page: addr, error });
+                self.remove_epc_page(secs, page.id());
+                Err(page)
+            }
+        }
+    }
+
+    /// Evicts the SECS once the last child page of an initialized enclave
+    /// has left the EPC (Linux's `sgx_reclaimer_write`).
+    fn maybe_evict_secs(&self, inner: &mut Inner) {
+        if inner.children_in_epc != 0 || !self.is_initialized() || inner.tearing_down {
+            return;
+        }
+        let SecsState::Resident(secs) = &inner.secs else {
+            return;
+        };
+        let secs_id = secs.id();
+        let slot = inner.va.alloc().expect("the SECS reserved its VA slot");
+        let mut sealed = Box::new(SealedPage::new());
+        match self.machine.ewb(secs_id, slot, &mut sealed) {
+            Ok(_) => {
+                bump(&self.cells.ewb);
+                bump(&self.cells.secs_evictions);
+                let SecsState::Resident(page) =
+                    std::mem::replace(&mut inner.secs, SecsState::Evicted { sealed, slot })
+                else {
+                    unreachable!("matched as resident above")
+                };
+                inner.evicted += 1;
+                if let Err(e) = self.mm.free(page) {
+                    debug_assert!(false, "freeing the SECS page: {e:?}");
+                }
+            }
+            Err(e) => {
+                // The SECS simply stays; nothing depends on evicting it.
+                inner.va.free(slot);
+                debug_assert!(false, "EWB of a childless SECS: {e}");
+            }
+        }
+    }
+}
+
+impl PageOwner for Enclave {
+    fn age(&self, key: PageKey) -> bool {
+        self.pt.test_and_clear_accessed(LinearAddress(key.addr))
+    }
+
+    fn block(&self, key: PageKey, page: EpcPageId) -> BlockOutcome {
+        let addr = LinearAddress(key.addr);
+        let mut inner = self.inner.lock();
+        if self.dead.load(Ordering::Acquire) {
+            // Teardown skipped this page because the reclaimer held it.
+            return match self.take_for_teardown(&mut inner, addr) {
+                Some(handle) => BlockOutcome::Abandoned(handle),
+                None => BlockOutcome::Declined,
+            };
+        }
+        if self.block_locked(&mut inner, addr, page) {
+            BlockOutcome::Blocked
+        } else {
+            BlockOutcome::Declined
+        }
+    }
+
+    fn track(&self) {
+        let inner = self.inner.lock();
+        if let SecsState::Resident(secs) = &inner.secs {
+            self.etrack(secs.id());
+        }
+    }
+
+    fn write(&self, key: PageKey, _page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
+        let mut inner = self.inner.lock();
+        let r = self.write_locked(&mut inner, LinearAddress(key.addr));
+        self.maybe_finish(&mut inner);
+        match r {
+            Ok(page) => WriteOutcome::Written(page),
+            Err(page) => WriteOutcome::Failed(page),
+        }
+    }
+}
