@@ -1386,3 +1386,84 @@ fn eldu_of_a_page_held_by_another_leaf_is_gp_conflict() {
     m.eldu(FREE, addr, &blob, Some(e.secs), slot(VA, 0))
         .unwrap();
 }
+
+#[test]
+fn eldb_of_a_va_or_secs_page_loads_it_unblocked() {
+    let (m, e) = setup(0);
+    m.epa(VA2).unwrap();
+    let mut va_blob = SealedPage::new();
+    assert_eq!(m.ewb(VA2, slot(VA, 0), &mut va_blob).unwrap().warning, None);
+    m.eldb(FREE, LinearAddress(0), &va_blob, None, slot(VA, 0))
+        .unwrap();
+    let entry = m.epcm(FREE).unwrap();
+    assert_eq!(entry.secinfo.page_type, PageType::Va);
+    assert!(!entry.blocked, "ELDB blocks only enclave pages");
+    for p in [e.tcs_page, e.ssa_page] {
+        m.eremove(p).unwrap();
+    }
+    let mut secs_blob = SealedPage::new();
+    assert_eq!(
+        m.ewb(e.secs, slot(VA, 1), &mut secs_blob).unwrap().warning,
+        None
+    );
+    m.eldb(FREE2, LinearAddress(0), &secs_blob, None, slot(VA, 1))
+        .unwrap();
+    assert!(!m.epcm(FREE2).unwrap().blocked);
+    assert_eq!(m.enclave_info(FREE2).unwrap().eid, e.eid);
+    m.validate().unwrap();
+}
+
+/// The SDM's concurrency tables (reference §1.9): a leaf that finds its
+/// page in use by another leaf raises #GP, except EBLOCK, which returns
+/// SGX_EPC_PAGE_CONFLICT (tested above); leaves that only read an operand
+/// take it shared and do not conflict with another shared holder.
+#[test]
+fn leaves_on_a_page_held_by_another_leaf_raise_gp_conflict() {
+    let (m, e) = setup(1);
+    let (blob, addr) = e.evict(e.pages[0], slot(VA, 0));
+    let reg = SecInfo::reg(Perms::RW);
+    let target = gp(GpCause::Conflict(Operand::Target));
+    let secs_op = gp(GpCause::Conflict(Operand::Secs));
+    {
+        let _hold = m.hold_page_for_test(FREE, false).unwrap();
+        assert_eq!(
+            m.ecreate(FREE, LinearAddress(0x8000_0000), SIZE),
+            Err(target)
+        );
+        assert_eq!(m.epa(FREE), Err(target));
+        assert_eq!(m.eremove(FREE), Err(target));
+        assert_eq!(
+            m.eldb(FREE, addr, &blob, Some(e.secs), slot(VA, 0)),
+            Err(target)
+        );
+        assert_eq!(snapshot(&m, PAGES).0[FREE.index()], Some(EpcmEntry::FREE));
+    }
+    {
+        // ETRACK and EINIT on a SECS held exclusively (say by an EWB of it).
+        let _hold = m.hold_page_for_test(e.secs, true).unwrap();
+        assert_eq!(m.etrack(e.secs), Err(secs_op));
+        assert_eq!(m.einit(e.secs), Err(secs_op));
+    }
+    {
+        // ETRACK takes its SECS shared: another shared holder is fine.
+        let _hold = m.hold_page_for_test(e.secs, false).unwrap();
+        m.etrack(e.secs).unwrap();
+        assert_eq!(m.einit(e.secs), Err(secs_op), "EINIT takes it exclusively");
+    }
+    let m2 = machine(PAGES);
+    let e2 = TestEnclave::build_uninit(&m2, 0, BASE, 0);
+    {
+        let _hold = m2.hold_page_for_test(e2.secs, true).unwrap();
+        assert_eq!(
+            m2.eadd(FREE, e2.secs, e2.addr(0), reg, &pattern(1)),
+            Err(secs_op)
+        );
+    }
+    // Once released, everything goes through.
+    m.eldu(FREE, addr, &blob, Some(e.secs), slot(VA, 0))
+        .unwrap();
+    m2.eadd(FREE, e2.secs, e2.addr(0), reg, &pattern(1))
+        .unwrap();
+    m.validate().unwrap();
+    m2.validate().unwrap();
+}
