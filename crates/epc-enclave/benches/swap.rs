@@ -1,1 +1,188 @@
-fn main() {}
+//! Steady-state swap throughput of the whole system (hardware model, EPC
+//! manager with ksgxd, enclave layer): threads touch a working set twice
+//! the EPC at random, so nearly every access faults once the EPC is full;
+//! pages reloaded (ELDU) per second are compared with the rate of
+//! AES-128-GCM seal+open of 4 KiB pages measured with the same AEAD crate in
+//! the same run, which bounds it (every reload costs one seal, for the
+//! victim, and one open). Also prints fault latency percentiles.
+//!
+//! Run: `cargo bench -p epc-enclave --bench swap` (five runs per thread
+//! count, medians reported). `SWAP_SECONDS` sets each run's length (2 s).
+
+#![allow(missing_docs)]
+
+use epc_enclave::{Enclave, EnclaveConfig};
+use epc_hw::{LinearAddress, Machine, MachineConfig, Perms, PAGE_SIZE};
+use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit};
+use hdrhistogram::Histogram;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const EPC_PAGES: u32 = 4096; // 16 MiB
+const RUNS: usize = 5;
+
+fn seal_open_rate(seconds: f64) -> f64 {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[3; 16]).unwrap());
+    let mut buf = [1u8; 4096];
+    let aad = [0u8; 128];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..256 {
+            n += 1;
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&n.to_le_bytes());
+            let tag = key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    &mut buf,
+                )
+                .unwrap();
+            key.open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                tag,
+                &mut buf,
+                0..,
+            )
+            .unwrap();
+        }
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct RunResult {
+    eldu_per_sec: f64,
+    latency: Histogram<u64>,
+}
+
+fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
+    let machine = Machine::new(MachineConfig::with_pages(EPC_PAGES)).unwrap();
+    let mut mcfg = ManagerConfig::with_pages(EPC_PAGES);
+    mcfg.deterministic = deterministic;
+    let mm = Arc::new(EpcManager::new(mcfg).unwrap());
+    let working_set = 2 * u64::from(EPC_PAGES);
+    let mut permit = ReclaimPermit::new();
+    let cfg = EnclaveConfig::for_pages(working_set + 2 * threads);
+    let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit).unwrap();
+    let base = cfg.base;
+    for i in 0..working_set {
+        let mut page = [0u8; 4096];
+        page[..8].copy_from_slice(&i.to_le_bytes());
+        e.add_page(base.add(i * PAGE_SIZE), Perms::RW, &page, &mut permit)
+            .unwrap();
+    }
+    for t in 0..threads {
+        let tcs = base.add((working_set + 2 * t) * PAGE_SIZE);
+        e.add_tcs(tcs, tcs.add(PAGE_SIZE), 1, &mut permit).unwrap();
+    }
+    e.init().unwrap();
+
+    let barrier = Arc::new(Barrier::new(threads as usize + 1));
+    let deadline = Duration::from_secs_f64(seconds);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (e, barrier) = (e.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut th = e.thread().unwrap();
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                let mut next = || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % working_set
+                };
+                // Warm up until the EPC is full and in steady state.
+                for _ in 0..working_set {
+                    let i = next();
+                    let v = th.read_u64(LinearAddress(base.0 + i * PAGE_SIZE)).unwrap();
+                    assert_eq!(v, i);
+                }
+                barrier.wait();
+                let faults0 = th.faults();
+                let start = Instant::now();
+                let hist_start = th.fault_latency().clone();
+                while start.elapsed() < deadline {
+                    for _ in 0..64 {
+                        let i = next();
+                        let v = th.read_u64(LinearAddress(base.0 + i * PAGE_SIZE)).unwrap();
+                        assert_eq!(v, i);
+                    }
+                }
+                let mut hist = th.fault_latency().clone();
+                hist.subtract(&hist_start).unwrap();
+                (th.faults() - faults0, start.elapsed(), hist)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let eldu0 = e.counters().eldu;
+    let start = Instant::now();
+    let mut latency = Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    for h in handles {
+        let (_, _, hist) = h.join().unwrap();
+        latency.add(&hist).unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let eldu = e.counters().eldu - eldu0;
+    if std::env::var_os("SWAP_VERBOSE").is_some() {
+        eprintln!("  enclave {:?}", e.counters());
+        eprintln!("  manager {:?}", mm.counters());
+    }
+    RunResult {
+        eldu_per_sec: eldu as f64 / elapsed,
+        latency,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo test --benches` runs this with --bench absent: keep it short.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let seconds: f64 = std::env::var("SWAP_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 0.2 } else { 2.0 });
+    let runs = if quick { 1 } else { RUNS };
+    println!(
+        "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
+        2 * EPC_PAGES
+    );
+    let modes: [(u64, bool, &str); 3] = [
+        (1, false, "ksgxd"),
+        (2, false, "ksgxd"),
+        (1, true, "deterministic"),
+    ];
+    for (threads, deterministic, mode) in modes {
+        let mut rates = Vec::new();
+        let mut limits = Vec::new();
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for _ in 0..runs {
+            limits.push(seal_open_rate(0.5_f64.min(seconds)));
+            let r = run(threads, seconds, deterministic);
+            rates.push(r.eldu_per_sec);
+            latency.add(&r.latency).unwrap();
+        }
+        let (rate, limit) = (median(rates), median(limits));
+        println!(
+            "swap/{threads}-thread/{mode}: {:.0} ELDU/s (median), AES-GCM seal+open limit {:.0}/s, ratio {:.2}",
+            rate,
+            limit,
+            rate / limit
+        );
+        println!(
+            "swap/{threads}-thread/{mode} fault latency: p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us ({} faults)",
+            latency.value_at_quantile(0.5) as f64 / 1e3,
+            latency.value_at_quantile(0.99) as f64 / 1e3,
+            latency.value_at_quantile(0.999) as f64 / 1e3,
+            latency.max() as f64 / 1e3,
+            latency.len()
+        );
+    }
+}

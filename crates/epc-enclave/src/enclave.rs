@@ -23,7 +23,9 @@ use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo};
 use epc_hw::{
     EnclaveId, EpcPageId, LinearAddress, Machine, NodeId, Perms, SecInfo, Tcs, PAGE_SIZE,
 };
-use epc_mm::{AllocMode, EpcManager, EpcPage, OwnerId, PageKey, PageOwner, ReclaimPermit};
+use epc_mm::{
+    AllocError, AllocMode, EpcManager, EpcPage, OwnerId, PageKey, PageOwner, ReclaimPermit,
+};
 use parking_lot::{Mutex, MutexGuard};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -136,9 +138,7 @@ impl Enclave {
                 return Ok(());
             }
         }
-        let page = self
-            .mm
-            .alloc(self.config.node, AllocMode::Reclaim(permit))?;
+        let page = self.alloc_reclaiming(permit)?;
         if let Err(e) = self.machine.epa(page.id()) {
             let _ = self.mm.free(page);
             return Err(leaf("EPA")(e));
@@ -221,11 +221,11 @@ impl Enclave {
             return Err(EnclaveError::Usage(format!("page {addr} added twice")));
         }
         self.grow(permit)?;
-        let page = match self.mm.alloc(self.config.node, AllocMode::Reclaim(permit)) {
+        let page = match self.alloc_reclaiming(permit) {
             Ok(p) => p,
             Err(e) => {
                 self.inner.lock().va.unreserve();
-                return Err(e.into());
+                return Err(e);
             }
         };
         let mut inner = self.lock(permit);
@@ -252,6 +252,21 @@ impl Enclave {
             },
         );
         Ok(())
+    }
+
+    /// Allocates a page, reclaiming directly if need be, retrying while
+    /// other reclaimers hold every victim (the manager's `Busy`).
+    pub(crate) fn alloc_reclaiming(
+        &self,
+        permit: &mut ReclaimPermit,
+    ) -> Result<EpcPage, EnclaveError> {
+        loop {
+            match self.mm.alloc(self.config.node, AllocMode::Reclaim(permit)) {
+                Ok(page) => return Ok(page),
+                Err(AllocError::Busy) => std::thread::yield_now(),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Puts a resident page on the manager's list; whether it got there.
@@ -362,7 +377,7 @@ impl Enclave {
         for r in inner.pages.values() {
             match r.residency {
                 Residency::Resident { .. } => u.resident += 1,
-                Residency::Reclaiming { .. } => u.reclaiming += 1,
+                Residency::Reclaiming { .. } | Residency::Loading => u.reclaiming += 1,
                 Residency::Evicted { .. } => u.evicted += 1,
             }
         }
@@ -385,7 +400,7 @@ pub struct EnclaveUsage {
     pub pages: usize,
     /// Of which in the EPC.
     pub resident: usize,
-    /// Of which being written back by the reclaimer.
+    /// Of which being written back by the reclaimer or reloaded.
     pub reclaiming: usize,
     /// Of which sealed in the backing store.
     pub evicted: usize,

@@ -67,7 +67,9 @@ impl Enclave {
                 self.etrack(secs.id());
             }
             for addr in victims {
-                match self.write_locked(&mut inner, addr) {
+                let job = self.begin_write(&mut inner, addr);
+                let result = self.run_write(&job);
+                match self.finish_write(&mut inner, job, result) {
                     Ok(page) => {
                         evicted += 1;
                         let _ = self.mm.free(page);

@@ -14,7 +14,7 @@ use crate::enclave::Enclave;
 use crate::error::{EnclaveError, KillReason};
 use crate::state::{Residency, SecsState};
 use epc_hw::{Event, LeafError, LinearAddress, Perms, SgxError};
-use epc_mm::{AllocMode, EpcPage, ReclaimPermit};
+use epc_mm::{EpcPage, ReclaimPermit};
 
 /// What the handler found under the lock.
 enum Need {
@@ -64,10 +64,7 @@ impl Enclave {
                 }
                 Need::Pages(n) if spare.len() < n => {
                     // No lock held: this may reclaim, even from this enclave.
-                    spare.push(
-                        self.mm
-                            .alloc(self.config.node, AllocMode::Reclaim(permit))?,
-                    );
+                    spare.push(self.alloc_reclaiming(permit)?);
                 }
                 Need::Pages(_) => {
                     if let Some(failed) = self.load(addr, permit, spare) {
@@ -86,6 +83,8 @@ impl Enclave {
         permit: &mut ReclaimPermit,
     ) -> Result<Need, EnclaveError> {
         let inner = self.lock(permit);
+        // Teardown may have removed the page since the caller looked.
+        self.check_alive()?;
         let Some(rec) = inner.pages.get(&addr.page_number()) else {
             return Err(EnclaveError::AccessViolation {
                 addr,
@@ -109,86 +108,124 @@ impl Enclave {
                 }
                 Need::Nothing
             }
-            Residency::Reclaiming { .. } => Need::Wait,
+            Residency::Reclaiming { .. } | Residency::Loading => Need::Wait,
             Residency::Evicted { .. } => {
                 Need::Pages(1 + usize::from(!matches!(inner.secs, SecsState::Resident(_))))
             }
         })
     }
 
-    /// Under the lock: reload the SECS if needed, then the page. Returns the
+    /// Reloads the page: under the lock, the SECS first if it was evicted,
+    /// and the page is marked `Loading`; ELDU (the crypto) runs without the
+    /// lock; under the lock again the page is mapped and listed. Returns the
     /// reason to kill the enclave if a reload failed its integrity check.
-    /// Leaves the state as it found it when the page is no longer evicted.
     fn load(
         &self,
         addr: LinearAddress,
         permit: &mut ReclaimPermit,
         spare: &mut Vec<EpcPage>,
     ) -> Option<KillReason> {
-        let mut inner = self.lock(permit);
         let n = addr.page_number();
-        if !matches!(
-            inner.pages.get(&n).map(|r| &r.residency),
-            Some(Residency::Evicted { .. })
-        ) {
-            return None; // loaded by another thread, or taken by teardown
-        }
-        if let SecsState::Evicted { .. } = inner.secs {
-            let page = spare.pop().expect("a page was allocated for the SECS");
-            let SecsState::Evicted { sealed, slot } =
-                std::mem::replace(&mut inner.secs, SecsState::Gone)
-            else {
-                unreachable!("matched as evicted above")
-            };
-            match self
-                .machine
-                .eldu(page.id(), LinearAddress(0), &sealed, None, slot)
-            {
-                Ok(()) => {
-                    bump(&self.cells.eldu);
-                    bump(&self.cells.secs_reloads);
-                    inner.va.free(slot);
-                    inner.evicted -= 1;
-                    inner.secs = SecsState::Resident(page);
-                }
-                Err(e) => {
-                    inner.secs = SecsState::Evicted { sealed, slot };
-                    spare.push(page);
-                    return Some(mac_failure(e, addr));
+        let (page, sealed, slot, secs) = {
+            let mut inner = self.lock(permit);
+            if !matches!(
+                inner.pages.get(&n).map(|r| &r.residency),
+                Some(Residency::Evicted { .. })
+            ) {
+                return None; // loaded by another thread, or taken by teardown
+            }
+            if let SecsState::Evicted { .. } = inner.secs {
+                if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
+                    return Some(reason);
                 }
             }
-        }
-        let SecsState::Resident(secs) = &inner.secs else {
-            unreachable!("reloaded above")
+            let SecsState::Resident(secs) = &inner.secs else {
+                unreachable!("reloaded above")
+            };
+            let secs = secs.id();
+            let rec = inner.pages.get_mut(&n).expect("checked above");
+            let Residency::Evicted { sealed, slot } =
+                std::mem::replace(&mut rec.residency, Residency::Loading)
+            else {
+                unreachable!("checked above")
+            };
+            // Counted as a child from now on, so the SECS stays resident.
+            inner.children_in_epc += 1;
+            let page = spare.pop().expect("a page was allocated for the fault");
+            (page, sealed, slot, secs)
         };
-        let secs = secs.id();
-        let page = spare.pop().expect("a page was allocated for the fault");
-        let mut rec = inner.pages.remove(&n).expect("checked above");
-        let Residency::Evicted { sealed, slot } = rec.residency else {
-            unreachable!("checked above")
-        };
-        if let Err(e) = self
+
+        let result = self
             .machine
-            .eldu(page.id(), addr, &sealed, Some(secs), slot)
-        {
+            .eldu(page.id(), addr, &sealed, Some(secs), slot);
+
+        let mut inner = self.lock(permit);
+        if let Err(e) = result {
+            let rec = inner
+                .pages
+                .get_mut(&n)
+                .expect("a loading page keeps its record");
             rec.residency = Residency::Evicted { sealed, slot };
-            inner.pages.insert(n, rec);
+            inner.children_in_epc -= 1;
             spare.push(page);
             return Some(mac_failure(e, addr));
         }
         bump(&self.cells.eldu);
-        // The backing slot and the VA slot are released at once (Linux once
+        // The VA slot and the backing copy are released at once (Linux once
         // leaked backing pages here until machines ran out of memory).
+        drop(sealed);
         inner.va.free(slot);
         inner.evicted -= 1;
-        inner.children_in_epc += 1;
-        drop(sealed);
-        self.pt
-            .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
-        let listed = rec.pins == 0 && self.mark(&page, addr);
+        if inner.tearing_down {
+            // Destroyed while loading: remove the page at once.
+            inner.pages.remove(&n);
+            self.remove_epc_page(secs, page.id());
+            inner.children_in_epc -= 1;
+            spare.push(page);
+            self.maybe_finish(&mut inner);
+            return None;
+        }
+        let rec = &inner.pages[&n];
+        let writable = rec.secinfo.perms.contains(Perms::W);
+        let pinned = rec.pins > 0;
+        self.pt.map(addr, page.id(), writable);
+        let listed = !pinned && self.mark(&page, addr);
+        let rec = inner.pages.get_mut(&n).expect("still there");
         rec.residency = Residency::Resident { page, listed };
-        inner.pages.insert(n, rec);
         None
+    }
+
+    /// ELDU of the SECS, under the lock, before any child can come back.
+    fn reload_secs(
+        &self,
+        inner: &mut crate::state::Inner,
+        addr: LinearAddress,
+        spare: &mut Vec<EpcPage>,
+    ) -> Option<KillReason> {
+        let page = spare.pop().expect("a page was allocated for the SECS");
+        let SecsState::Evicted { sealed, slot } =
+            std::mem::replace(&mut inner.secs, SecsState::Gone)
+        else {
+            unreachable!("called for an evicted SECS")
+        };
+        match self
+            .machine
+            .eldu(page.id(), LinearAddress(0), &sealed, None, slot)
+        {
+            Ok(()) => {
+                bump(&self.cells.eldu);
+                bump(&self.cells.secs_reloads);
+                inner.va.free(slot);
+                inner.evicted -= 1;
+                inner.secs = SecsState::Resident(page);
+                None
+            }
+            Err(e) => {
+                inner.secs = SecsState::Evicted { sealed, slot };
+                spare.push(page);
+                Some(mac_failure(e, addr))
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::KillReason;
 use crate::state::{Inner, Residency, SecsState};
-use epc_hw::{EpcPageId, LeafError, LinearAddress, SealedPage, SgxError, VaSlot};
+use epc_hw::{EpcPageId, Fault, GpCause, LeafError, LinearAddress, SealedPage, SgxError, VaSlot};
 use epc_mm::{BlockOutcome, EpcPage, PageKey, PageOwner, Tracked, WriteOutcome};
 use std::sync::atomic::Ordering;
 
@@ -14,14 +14,29 @@ use std::sync::atomic::Ordering;
 /// suffice when the enclave's threads cooperate (Linux's EWB, ETRACK + EWB,
 /// IPI + EWB); the rest absorb SGX_PREV_TRK_INCMPL from a tracking cycle
 /// another reclaimer opened and threads re-entering between rounds.
-pub(crate) const EWB_MAX_ROUNDS: u32 = 8;
+pub(crate) const EWB_MAX_ROUNDS: u32 = 16;
+
+/// A write in progress: what `begin_write` took under the lock.
+#[derive(Debug)]
+pub(crate) struct WriteJob {
+    addr: LinearAddress,
+    page: EpcPageId,
+    secs: EpcPageId,
+    slot: VaSlot,
+}
 
 impl Enclave {
     /// ETRACK on the SECS, counting the outcome.
     pub(crate) fn etrack(&self, secs: EpcPageId) {
         match self.machine.etrack(secs) {
             Ok(()) => bump(&self.cells.etrack),
-            Err(LeafError::Sgx(SgxError::PrevTrkIncmpl)) => bump(&self.cells.prev_trk_incmpl),
+            // A cycle is still open, or another reclaimer's ETRACK is
+            // running right now (#GP on the SECS): the ladder's IPIs and
+            // next ETRACK deal with both.
+            Err(LeafError::Sgx(SgxError::PrevTrkIncmpl))
+            | Err(LeafError::Fault(Fault::GeneralProtection(GpCause::Conflict(_)))) => {
+                bump(&self.cells.prev_trk_incmpl)
+            }
             Err(e) => debug_assert!(false, "ETRACK of a resident SECS: {e}"),
         }
     }
@@ -107,41 +122,70 @@ impl Enclave {
         true
     }
 
-    /// Writes a `Reclaiming` page out and returns its handle: `Ok` if EWB
-    /// succeeded (the page is sealed in the backing store), `Err` if it
-    /// failed for good (the enclave is killed and the page removed).
-    pub(crate) fn write_locked(
+    /// First step of a write, under the lock: a VA slot for the page and
+    /// the SECS it is written under. The page stays `Reclaiming`, so faults
+    /// wait and teardown leaves it alone while EWB runs without the lock.
+    pub(crate) fn begin_write(&self, inner: &mut Inner, addr: LinearAddress) -> WriteJob {
+        let rec = inner
+            .pages
+            .get(&addr.page_number())
+            .expect("a reclaiming page has a record");
+        let Residency::Reclaiming { page } = &rec.residency else {
+            panic!("write of page {addr} that is not being reclaimed");
+        };
+        let page = page.id();
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("a child page in the EPC keeps the SECS resident");
+        };
+        WriteJob {
+            addr,
+            page,
+            secs: secs.id(),
+            slot: inner.va.alloc().expect("VA slots are reserved ahead"),
+        }
+    }
+
+    /// Second step, without the lock: EWB with the retry ladder. The crypto
+    /// runs here, so faults on other pages of the enclave are not held up.
+    pub(crate) fn run_write(&self, job: &WriteJob) -> Result<Box<SealedPage>, LeafError> {
+        let mut sealed = Box::new(SealedPage::new());
+        let linaddr = self.ewb_ladder(job.secs, job.page, job.slot, &mut sealed)?;
+        debug_assert_eq!(linaddr, job.addr);
+        Ok(sealed)
+    }
+
+    /// Last step, under the lock: record the outcome and give the handle
+    /// back: `Ok` if EWB succeeded (the page is sealed in the backing store),
+    /// `Err` if it failed for good (the enclave is killed, the page removed).
+    pub(crate) fn finish_write(
         &self,
         inner: &mut Inner,
-        addr: LinearAddress,
+        job: WriteJob,
+        result: Result<Box<SealedPage>, LeafError>,
     ) -> Result<EpcPage, EpcPage> {
-        let n = addr.page_number();
+        let n = job.addr.page_number();
         let rec = inner
             .pages
             .remove(&n)
             .expect("a reclaiming page has a record");
         let Residency::Reclaiming { page } = rec.residency else {
-            panic!("write of page {addr} that is not being reclaimed");
+            unreachable!("only the writer moves a reclaiming page");
         };
-        let SecsState::Resident(secs) = &inner.secs else {
-            unreachable!("a child page in the EPC keeps the SECS resident");
-        };
-        let secs = secs.id();
-        let slot = inner.va.alloc().expect("VA slots are reserved ahead");
-        let mut sealed = Box::new(SealedPage::new());
-        match self.ewb_ladder(secs, page.id(), slot, &mut sealed) {
-            Ok(linaddr) => {
-                debug_assert_eq!(linaddr, addr);
-                inner.children_in_epc -= 1;
+        inner.children_in_epc -= 1;
+        match result {
+            Ok(sealed) => {
                 if inner.tearing_down {
-                    // Dead: the sealed copy is discarded with the enclave.
-                    inner.va.free(slot);
+                    // Destroyed meanwhile: the sealed copy is of no use. Its
+                    // slot keeps the version and is never handed out again.
                 } else {
                     inner.evicted += 1;
                     inner.pages.insert(
                         n,
                         crate::state::PageRecord {
-                            residency: Residency::Evicted { sealed, slot },
+                            residency: Residency::Evicted {
+                                sealed,
+                                slot: job.slot,
+                            },
                             ..rec
                         },
                     );
@@ -150,13 +194,33 @@ impl Enclave {
                 Ok(page)
             }
             Err(error) => {
-                inner.va.free(slot);
-                inner.children_in_epc -= 1;
-                self.mark_dead(KillReason::WriteBack { page: addr, error });
-                self.remove_epc_page(secs, page.id());
+                // A failed EWB changed nothing: the slot is still empty.
+                inner.va.free(job.slot);
+                self.mark_dead(KillReason::WriteBack {
+                    page: job.addr,
+                    error,
+                });
+                self.remove_epc_page(job.secs, page.id());
                 Err(page)
             }
         }
+    }
+
+    /// EREMOVEs a blocked page of a dead enclave and returns its handle.
+    pub(crate) fn abandon_reclaiming(&self, inner: &mut Inner, addr: LinearAddress) -> EpcPage {
+        let rec = inner
+            .pages
+            .remove(&addr.page_number())
+            .expect("a reclaiming page has a record");
+        let Residency::Reclaiming { page } = rec.residency else {
+            panic!("abandon of page {addr} that is not being reclaimed");
+        };
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("a child page in the EPC keeps the SECS resident");
+        };
+        self.remove_epc_page(secs.id(), page.id());
+        inner.children_in_epc -= 1;
+        page
     }
 
     /// Evicts the SECS once the last child page of an initialized enclave
@@ -225,7 +289,18 @@ impl PageOwner for Enclave {
 
     fn write(&self, key: PageKey, _page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
         let mut inner = self.inner.lock();
-        let r = self.write_locked(&mut inner, LinearAddress(key.addr));
+        let addr = LinearAddress(key.addr);
+        if inner.tearing_down {
+            // Nobody will read this page again: remove it rather than seal it.
+            let handle = self.abandon_reclaiming(&mut inner, addr);
+            self.maybe_finish(&mut inner);
+            return WriteOutcome::Abandoned(handle);
+        }
+        let job = self.begin_write(&mut inner, addr);
+        drop(inner);
+        let result = self.run_write(&job);
+        let mut inner = self.inner.lock();
+        let r = self.finish_write(&mut inner, job, result);
         self.maybe_finish(&mut inner);
         match r {
             Ok(page) => WriteOutcome::Written(page),

@@ -20,6 +20,9 @@ pub(crate) enum Residency {
     Resident { page: EpcPage, listed: bool },
     /// Blocked by the reclaimer, being written: a fault waits.
     Reclaiming { page: EpcPage },
+    /// Being reloaded by a fault handler (ELDU runs without the lock): a
+    /// fault waits, teardown leaves it to the loader.
+    Loading,
     /// Sealed in the backing store; its version is in `slot`.
     Evicted {
         sealed: Box<SealedPage>,
@@ -66,8 +69,8 @@ pub(crate) struct Inner {
     pub(crate) secs: SecsState,
     pub(crate) va: VaPages,
     pub(crate) tcs: Vec<TcsInfo>,
-    /// Child pages in the EPC (resident or reclaiming): the SECS may leave
-    /// only at zero.
+    /// Child pages in the EPC or on their way in (resident, reclaiming,
+    /// loading): the SECS may leave only at zero.
     pub(crate) children_in_epc: usize,
     /// Pages sealed in the backing store, the SECS included.
     pub(crate) evicted: usize,

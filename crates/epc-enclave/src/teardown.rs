@@ -60,7 +60,7 @@ impl Enclave {
                     Some(*listed && self.mm.unmark_reclaimable(page) == Err(ListError::Busy)),
                     false,
                 ),
-                Residency::Reclaiming { .. } => (None, false),
+                Residency::Reclaiming { .. } | Residency::Loading => (None, false),
                 Residency::Evicted { .. } => (None, true),
             };
             match resident_listed_busy {
@@ -74,11 +74,11 @@ impl Enclave {
                     }
                 }
                 None if evicted => {
-                    let rec = inner.pages.remove(&n).expect("present");
-                    if let Residency::Evicted { slot, .. } = rec.residency {
-                        inner.va.free(slot);
-                        inner.evicted -= 1;
-                    }
+                    // The sealed copy goes; its VA slot still holds the
+                    // version and is never handed out again (the VA page is
+                    // removed at the end).
+                    inner.pages.remove(&n);
+                    inner.evicted -= 1;
                 }
                 None => {}
             }
@@ -149,10 +149,7 @@ impl Enclave {
                 bump(&self.cells.eremove);
                 let _ = self.mm.free(page);
             }
-            SecsState::Evicted { slot, .. } => {
-                inner.va.free(slot);
-                inner.evicted -= 1;
-            }
+            SecsState::Evicted { .. } => inner.evicted -= 1,
             SecsState::Gone => {}
         }
         for page in inner.va.drain() {

@@ -61,6 +61,7 @@ fn enclave_twice_the_epc_reads_back_in_several_orders() {
         e.destroy();
         assert_eq!(e.usage().backing_bytes, 0);
         drop(e);
+        mm.shutdown();
         assert_eq!(
             mm.free_pages(),
             256,

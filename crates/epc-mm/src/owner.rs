@@ -51,6 +51,10 @@ pub enum WriteOutcome {
     /// The write failed for good; the owner killed its enclave and made the
     /// page invalid itself. Counted as a write failure.
     Failed(EpcPage),
+    /// The owner went away (its enclave was destroyed) after the page was
+    /// blocked; it removed the page (EREMOVE) instead of writing it out, the
+    /// contents being of no use to anyone. Counted as skipped and abandoned.
+    Abandoned(EpcPage),
 }
 
 /// An owner of reclaimable EPC pages (for the enclave layer: an enclave).

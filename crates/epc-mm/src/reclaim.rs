@@ -239,14 +239,20 @@ fn write(batch: &mut [Entry], tracked: &Tracked, report: &mut BatchReport) {
             continue;
         };
         let (handle, evicted) = match owner.write(e.key, e.page, tracked) {
-            WriteOutcome::Written(h) => (h, true),
-            WriteOutcome::Failed(h) => (h, false),
+            WriteOutcome::Written(h) => {
+                report.evicted += 1;
+                (h, true)
+            }
+            WriteOutcome::Failed(h) => {
+                report.write_failures += 1;
+                (h, false)
+            }
+            WriteOutcome::Abandoned(h) => {
+                report.skipped += 1;
+                report.abandoned += 1;
+                (h, false)
+            }
         };
-        if evicted {
-            report.evicted += 1;
-        } else {
-            report.write_failures += 1;
-        }
         take_handle(e, handle);
         e.stage = Stage::Done { evicted };
     }
