@@ -1,0 +1,1 @@
+//! Page-reference traces (being built).
