@@ -1,1 +1,77 @@
-//! Page-reference traces (being built).
+//! Page-reference traces: streaming readers, writers and statistics.
+//!
+//! A trace is a sequence of unsigned 64-bit page ids. [`TraceReader`] reads
+//! one as an iterator of `Result<u64, TraceError>`, recognising by content
+//! (never by file name) both the compression and the format:
+//!
+//! * **compression**: xz, gzip or zstd by their magic bytes, else plain;
+//! * **format** (of the decompressed bytes): the binary magic `EPCTRACE`,
+//!   else the first line that is not blank, a `#` comment or a valgrind
+//!   banner: a decimal number means text, a lackey access line lackey;
+//!   anything else is [`TraceError::UnknownFormat`].
+//!
+//! # Text
+//!
+//! One unsigned decimal page id per line; surrounding whitespace (and the
+//! `\r` of CRLF files) ignored; blank lines and `#` comments skipped.
+//!
+//! # Lackey
+//!
+//! valgrind `--tool=lackey --trace-mem=yes` output: data accesses (`L`,
+//! `S`, `M`) become 4 KiB page numbers (`addr >> 12`; an access that
+//! straddles a page boundary touches both pages); `I` lines and the
+//! `==pid==`/`--pid--` banner lines are skipped; consecutive references to
+//! the same page are collapsed into one (a page is emitted only if it
+//! differs from the last page emitted).
+//!
+//! # Binary
+//!
+//! `"EPCTRACE"` (8 bytes), a version byte (1), then one record per
+//! reference: the wrapping difference from the previous id (the first from
+//! 0), zigzag-encoded and written as unsigned LEB128 (1–10 bytes). The
+//! stream ends after the last whole record. It may be compressed like text.
+//! See [`BinaryWriter`].
+//!
+//! # Errors
+//!
+//! One enum, [`TraceError`]; each message names the file, and a malformed
+//! line its 1-based line number. A trace with no reference is
+//! [`TraceError::Empty`] (yielded by the reader at the end).
+//!
+//! # Memory
+//!
+//! Reading streams: the reader keeps its buffers (256 KiB each) and the
+//! decompressor state (xz: the dictionary, 8 MiB at the default preset), so
+//! a 5-million-reference trace costs a few tens of MiB at most, whatever
+//! its length.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use epc_sim::trace::{TraceReader, TraceStats};
+//! let mut misses = 0u64;
+//! for page in TraceReader::open("trace.xz")? {
+//!     let page = page?;
+//!     misses += page & 1;
+//! }
+//! let stats = TraceStats::of_file("trace.xz")?;
+//! println!("{} refs, {} pages, {misses}", stats.refs, stats.distinct);
+//! # Ok::<(), epc_sim::trace::TraceError>(())
+//! ```
+
+mod binary;
+mod compression;
+mod error;
+mod lackey;
+mod reader;
+mod stats;
+mod text;
+mod writer;
+
+pub use binary::{BinaryWriter, MAGIC as BINARY_MAGIC, VERSION as BINARY_VERSION};
+pub use compression::Compression;
+pub use error::TraceError;
+pub use lackey::PAGE_SHIFT;
+pub use reader::{read_pages, TraceFormat, TraceReader};
+pub use stats::{ReuseSummary, StatsBuilder, TraceStats};
+pub use writer::{convert, TraceWriter};

@@ -1,0 +1,259 @@
+//! Opening a trace: compression and format recognised by content, then a
+//! streaming iterator of page ids.
+
+use super::binary::{BinaryReader, MAGIC};
+use super::compression::{decompress, Compression};
+use super::error::TraceError;
+use super::lackey::{looks_like_lackey, LackeyReader};
+use super::text::{looks_like_text, TextReader};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The formats of a (decompressed) trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceFormat {
+    /// One unsigned decimal page id per line ([`text`](super#text)).
+    Text,
+    /// valgrind lackey `--trace-mem=yes` output.
+    Lackey,
+    /// The compact binary format ([`binary`](super#binary)).
+    Binary,
+}
+
+impl TraceFormat {
+    /// Every accepted name.
+    pub const NAMES: &'static [&'static str] = &["text", "lackey", "binary"];
+
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Text => "text",
+            TraceFormat::Lackey => "lackey",
+            TraceFormat::Binary => "binary",
+        }
+    }
+
+    /// The format called `name` (case-insensitive; "txt" and "bin" too).
+    pub fn from_name(name: &str) -> Result<Self, TraceError> {
+        match name.to_ascii_lowercase().as_str() {
+            "text" | "txt" => Ok(TraceFormat::Text),
+            "lackey" => Ok(TraceFormat::Lackey),
+            "binary" | "bin" => Ok(TraceFormat::Binary),
+            _ => Err(TraceError::UnknownFormat {
+                path: PathBuf::new(),
+                reason: format!("no format called {name:?} (known: text, lackey, binary)"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TraceFormat {
+    type Err = TraceError;
+    fn from_str(s: &str) -> Result<Self, TraceError> {
+        TraceFormat::from_name(s)
+    }
+}
+
+type Input = Box<dyn BufRead + Send>;
+
+enum Inner {
+    Text(TextReader<Input>),
+    Lackey(LackeyReader<Input>),
+    Binary(BinaryReader<Input>),
+}
+
+/// A streaming reader of page ids: an iterator of `Result<u64, TraceError>`.
+///
+/// It holds only its buffers (a few hundred KiB, plus the decompressor's
+/// window: up to 64 MiB for `xz -9`-style dictionaries, 8 MiB for the
+/// default preset), never the trace. At the end of a trace that held no
+/// reference it yields [`TraceError::Empty`] once. After an error it yields
+/// nothing more.
+pub struct TraceReader {
+    inner: Inner,
+    path: PathBuf,
+    format: TraceFormat,
+    compression: Compression,
+    count: u64,
+    done: bool,
+}
+
+impl fmt::Debug for TraceReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("compression", &self.compression)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TraceReader {
+    /// Opens `path`, recognising compression and format from the content.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, TraceError> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens `path` as `format` (compression still recognised by content),
+    /// or recognises the format when `None`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        format: Option<TraceFormat>,
+    ) -> Result<Self, TraceError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| TraceError::io(path, e))?;
+        Self::from_reader(Box::new(file), path, format)
+    }
+
+    /// Reads a trace from any byte stream (standard input, memory);
+    /// `name` is used in error messages.
+    pub fn from_reader(
+        input: Box<dyn Read + Send>,
+        name: impl AsRef<Path>,
+        format: Option<TraceFormat>,
+    ) -> Result<Self, TraceError> {
+        let path = name.as_ref().to_owned();
+        let (compression, mut input) = decompress(input).map_err(|e| TraceError::io(&path, e))?;
+        let format = match format {
+            Some(f) => f,
+            None => detect(&mut input, &path)?,
+        };
+        let inner = match format {
+            TraceFormat::Text => Inner::Text(TextReader::new(input, path.clone())),
+            TraceFormat::Lackey => Inner::Lackey(LackeyReader::new(input, path.clone())),
+            TraceFormat::Binary => Inner::Binary(BinaryReader::new(input, path.clone())?),
+        };
+        Ok(TraceReader {
+            inner,
+            path,
+            format,
+            compression,
+            count: 0,
+            done: false,
+        })
+    }
+
+    /// The trace's format.
+    pub fn format(&self) -> TraceFormat {
+        self.format
+    }
+
+    /// The trace's compression.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The file name given when opening.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// References read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The next page id; `Ok(None)` at the end.
+    pub fn next_page(&mut self) -> Result<Option<u64>, TraceError> {
+        if self.done {
+            return Ok(None);
+        }
+        let r = match &mut self.inner {
+            Inner::Text(r) => r.next_page(),
+            Inner::Lackey(r) => r.next_page(),
+            Inner::Binary(r) => r.next_page(),
+        };
+        match r {
+            Ok(Some(p)) => {
+                self.count += 1;
+                Ok(Some(p))
+            }
+            Ok(None) => {
+                self.done = true;
+                if self.count == 0 {
+                    Err(TraceError::Empty {
+                        path: self.path.clone(),
+                    })
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Iterator for TraceReader {
+    type Item = Result<u64, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_page().transpose()
+    }
+}
+
+/// Recognises the format from the first bytes (decompressed): the binary
+/// magic, else the first line that is not blank, a comment or a valgrind
+/// banner: a decimal number means text, a lackey access line lackey.
+fn detect(input: &mut Input, path: &Path) -> Result<TraceFormat, TraceError> {
+    let head = input.fill_buf().map_err(|e| TraceError::io(path, e))?;
+    if head.starts_with(MAGIC) {
+        return Ok(TraceFormat::Binary);
+    }
+    if head.is_empty() {
+        return Err(TraceError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    // Look at complete lines in the first buffer (at least 256 KiB unless
+    // the trace is shorter).
+    let complete = match head.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &head[..=i],
+        None => head,
+    };
+    for (i, raw) in complete.split(|&b| b == b'\n').enumerate() {
+        let line = raw.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        if line.starts_with(b"==") || line.starts_with(b"--") {
+            continue;
+        }
+        if looks_like_text(line) {
+            return Ok(TraceFormat::Text);
+        }
+        if looks_like_lackey(line) {
+            return Ok(TraceFormat::Lackey);
+        }
+        let shown: String = String::from_utf8_lossy(line).chars().take(60).collect();
+        return Err(TraceError::UnknownFormat {
+            path: path.to_owned(),
+            reason: format!(
+                "line {} is {shown:?}: neither a page id, a lackey line nor a binary trace",
+                i + 1
+            ),
+        });
+    }
+    // Only blank lines, comments or banners so far: lackey output with no
+    // access, or a text file with none; the text reader copes with both
+    // (skipping them and reporting an empty trace).
+    Ok(TraceFormat::Text)
+}
+
+/// Reads a whole trace into memory (the simulator's OPT needs it).
+pub fn read_pages(path: impl AsRef<Path>) -> Result<Vec<u64>, TraceError> {
+    TraceReader::open(path)?.collect()
+}
