@@ -12,6 +12,7 @@
 
 use crate::config::EpcLayout;
 use crate::epcm::EpcmEntry;
+use crate::error::{gp, GpCause, LeafResult, Operand};
 use crate::ids::EpcPageId;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -123,6 +124,16 @@ impl PageSlot {
                 Err(now) => cur = now,
             }
         }
+    }
+
+    /// Takes the page exclusively as operand `op` of a leaf, or #GP.
+    pub(crate) fn exclusive_for(&self, op: Operand) -> LeafResult<BusyGuard<'_>> {
+        self.try_exclusive().ok_or(gp(GpCause::Conflict(op)))
+    }
+
+    /// Takes the page shared as operand `op` of a leaf, or #GP.
+    pub(crate) fn shared_for(&self, op: Operand) -> LeafResult<BusyGuard<'_>> {
+        self.try_shared().ok_or(gp(GpCause::Conflict(op)))
     }
 
     /// Whether any leaf holds the page (for validation at quiescence).

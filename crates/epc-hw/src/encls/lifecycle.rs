@@ -27,9 +27,7 @@ impl Machine {
             if !valid_range(base, size) {
                 return Err(gp(GpCause::InvalidSecs));
             }
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
+            let _busy = slot.exclusive_for(Operand::Target)?;
             let mut e = slot.epcm.lock();
             if e.valid {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
@@ -81,12 +79,8 @@ impl Machine {
             if !type_ok || secinfo.pending || secinfo.modified || secinfo.pr {
                 return Err(gp(GpCause::InvalidSecInfo));
             }
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
-            let _secs_busy = secs_slot
-                .try_shared()
-                .ok_or(gp(GpCause::Conflict(Operand::Secs)))?;
+            let _busy = slot.exclusive_for(Operand::Target)?;
+            let _secs_busy = secs_slot.shared_for(Operand::Secs)?;
             if slot.epcm.lock().valid {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
             }
@@ -122,9 +116,7 @@ impl Machine {
     pub fn einit(&self, secs_page: EpcPageId) -> LeafResult<()> {
         let r = (|| {
             let slot = self.slot_of(secs_page, Operand::Secs)?;
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Secs)))?;
+            let _busy = slot.exclusive_for(Operand::Secs)?;
             let control = self.secs_operand(secs_page)?;
             if control.is_initialized() {
                 return Err(gp(GpCause::AlreadyInitialized));
@@ -139,9 +131,7 @@ impl Machine {
     pub fn epa(&self, page: EpcPageId) -> LeafResult<()> {
         let r = (|| {
             let slot = self.slot_of(page, Operand::Target)?;
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
+            let _busy = slot.exclusive_for(Operand::Target)?;
             let mut e = slot.epcm.lock();
             if e.valid {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
@@ -168,9 +158,7 @@ impl Machine {
     pub fn eremove(&self, page: EpcPageId) -> LeafResult<()> {
         let r = (|| {
             let slot = self.slot_of(page, Operand::Target)?;
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
+            let _busy = slot.exclusive_for(Operand::Target)?;
             let entry = *slot.epcm.lock();
             if !entry.valid {
                 return Ok(());
@@ -192,9 +180,7 @@ impl Machine {
                 PageType::Reg | PageType::Tcs | PageType::Trim => {
                     let secs_page = entry.secs.expect("child pages name their SECS");
                     let secs_slot = self.slot_of(secs_page, Operand::Secs)?;
-                    let _secs_busy = secs_slot
-                        .try_shared()
-                        .ok_or(gp(GpCause::Conflict(Operand::Secs)))?;
+                    let _secs_busy = secs_slot.shared_for(Operand::Secs)?;
                     let control = self.secs_operand(secs_page)?;
                     let tracking = control.tracking.lock();
                     if !tracking.inside().is_empty() {

@@ -124,9 +124,7 @@ impl Machine {
     pub fn etrack(&self, secs_page: EpcPageId) -> LeafResult<()> {
         let r = (|| {
             let slot = self.slot_of(secs_page, Operand::Secs)?;
-            let _busy = slot
-                .try_shared()
-                .ok_or(gp(GpCause::Conflict(Operand::Secs)))?;
+            let _busy = slot.shared_for(Operand::Secs)?;
             let control = self.secs_operand(secs_page)?;
             if control.etrack_running.swap(true, Ordering::Acquire) {
                 return Err(gp(GpCause::Conflict(Operand::Secs)));
@@ -162,12 +160,8 @@ impl Machine {
             if page == va_slot.page {
                 return Err(gp(GpCause::SamePage));
             }
-            let _busy = slot
-                .try_exclusive()
-                .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
-            let _va_busy = va
-                .try_shared()
-                .ok_or(gp(GpCause::Conflict(Operand::VaSlot)))?;
+            let _busy = slot.exclusive_for(Operand::Target)?;
+            let _va_busy = va.shared_for(Operand::VaSlot)?;
             let entry = *slot.epcm.lock();
             if !entry.valid {
                 return Err(pf(Operand::Target, PfCause::NotValid));
@@ -180,9 +174,7 @@ impl Machine {
                 PageType::Reg | PageType::Tcs | PageType::Trim => {
                     let secs_page = entry.secs.expect("child pages name their SECS");
                     let secs_slot = self.slot_of(secs_page, Operand::Secs)?;
-                    let secs_busy = secs_slot
-                        .try_shared()
-                        .ok_or(gp(GpCause::Conflict(Operand::Secs)))?;
+                    let secs_busy = secs_slot.shared_for(Operand::Secs)?;
                     let control = self.secs_operand(secs_page)?;
                     if !entry.blocked {
                         return Err(SgxError::PageNotBlocked.into());
@@ -301,14 +293,10 @@ impl Machine {
         if page == va_slot.page || Some(page) == secs {
             return Err(gp(GpCause::SamePage));
         }
-        let _busy = slot
-            .try_exclusive()
-            .ok_or(gp(GpCause::Conflict(Operand::Target)))?;
-        let _va_busy = va
-            .try_shared()
-            .ok_or(gp(GpCause::Conflict(Operand::VaSlot)))?;
+        let _busy = slot.exclusive_for(Operand::Target)?;
+        let _va_busy = va.shared_for(Operand::VaSlot)?;
         let _secs_busy = match secs_slot {
-            Some(s) => Some(s.try_shared().ok_or(gp(GpCause::Conflict(Operand::Secs)))?),
+            Some(s) => Some(s.shared_for(Operand::Secs)?),
             None => None,
         };
         if slot.epcm.lock().valid {
