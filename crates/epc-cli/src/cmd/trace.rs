@@ -1,0 +1,206 @@
+//! `epc trace`: statistics of a trace, conversion between formats, and
+//! recording a program's data-page trace under valgrind's lackey.
+
+use crate::output;
+use epc_sim::trace::{self, Compression, TraceFormat, TraceStats};
+use epc_sim::SimError;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: TraceCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TraceCommand {
+    /// References, distinct pages, footprint and reuse distances.
+    #[command(after_help = "Examples:\n  epc trace stats ../shared/traces/cs.trace.xz\n  \
+epc trace stats app.lackey --json")]
+    Stats {
+        /// The trace (format and compression recognised by content).
+        file: PathBuf,
+        /// Print the result as one JSON object on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a trace to text or binary, optionally compressed.
+    #[command(after_help = "Examples:\n  epc trace convert app.lackey app.bin.zst --format binary --compression zstd\n  \
+epc trace convert ../shared/traces/cs.trace.xz cs.txt")]
+    Convert {
+        /// The input trace (any format).
+        input: PathBuf,
+        /// The output file.
+        output: PathBuf,
+        /// Output format: text or binary.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Output compression: none, xz, gzip or zstd (default: from the
+        /// output's extension, .xz .gz .zst, else none).
+        #[arg(long)]
+        compression: Option<String>,
+        /// Print the result as one JSON object on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run COMMAND under valgrind's lackey and write its data-page trace.
+    #[command(after_help = "Examples:\n  epc trace record -o ls.trace.zst -- ls -l /\n  \
+epc trace record --format binary -o sort.bin -- sort big.txt\n\n\
+Needs valgrind (apt-get install valgrind). Data accesses (L, S, M) become 4 KiB\n\
+page numbers; consecutive references to the same page are collapsed into one.")]
+    Record {
+        /// Where to write the trace.
+        #[arg(short, long, default_value = "trace.txt")]
+        output: PathBuf,
+        /// Output format: text or binary.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Output compression: none, xz, gzip or zstd (default: from the
+        /// output's extension).
+        #[arg(long)]
+        compression: Option<String>,
+        /// Print the result as one JSON object on standard output.
+        #[arg(long)]
+        json: bool,
+        /// The program and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+fn tr(e: trace::TraceError) -> SimError {
+    SimError::Input(e.to_string())
+}
+
+pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
+    match a.command {
+        TraceCommand::Stats { file, json } => {
+            let r = trace::TraceReader::open(&file).map_err(tr)?;
+            let (format, compression) = (r.format(), r.compression());
+            let s = TraceStats::compute(r).map_err(tr)?;
+            if json {
+                let mut v = serde_json::to_value(&s).map_err(|e| SimError::System(e.to_string()))?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("file".into(), file.display().to_string().into());
+                    o.insert("format".into(), format.name().into());
+                    o.insert("compression".into(), compression.name().into());
+                }
+                output::print_json(&v)?;
+            } else {
+                println!("{} ({format}, {compression})", file.display());
+                println!("  references      {}", s.refs);
+                println!("  distinct pages  {}", s.distinct);
+                println!("  footprint       {:.2} MiB", s.footprint_mib);
+                println!(
+                    "  reuse distance  {} reuses, mean {:.1}, p50 ≤ {}, p90 ≤ {}, p99 ≤ {}",
+                    s.reuse.reuses, s.reuse.mean, s.reuse.p50, s.reuse.p90, s.reuse.p99
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Convert {
+            input,
+            output: out,
+            format,
+            compression,
+            json,
+        } => {
+            let (f, c) = out_format(&out, &format, compression.as_deref())?;
+            let n = trace::convert(&input, &out, f, c).map_err(tr)?;
+            if json {
+                output::print_json(&serde_json::json!({
+                    "input": input.display().to_string(),
+                    "output": out.display().to_string(),
+                    "format": f.name(),
+                    "compression": c.name(),
+                    "refs": n,
+                }))?;
+            } else {
+                println!("{n} references written to {} ({f}, {c})", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Record {
+            output: out,
+            format,
+            compression,
+            json,
+            command,
+        } => record(&out, &format, compression.as_deref(), json, &command),
+    }
+}
+
+fn out_format(
+    out: &Path,
+    format: &str,
+    compression: Option<&str>,
+) -> Result<(TraceFormat, Compression), SimError> {
+    let f = TraceFormat::from_name(format).map_err(|e| SimError::Input(format!("--format: {e}")))?;
+    let c = match compression {
+        Some(n) => Compression::from_name(n).ok_or_else(|| {
+            SimError::Input(format!(
+                "--compression: unknown compression {n:?} (known: none, xz, gzip, zstd)"
+            ))
+        })?,
+        None => match out.extension().and_then(|e| e.to_str()) {
+            Some("xz") => Compression::Xz,
+            Some("gz") => Compression::Gzip,
+            Some("zst") => Compression::Zstd,
+            _ => Compression::None,
+        },
+    };
+    Ok((f, c))
+}
+
+fn record(
+    out: &Path,
+    format: &str,
+    compression: Option<&str>,
+    json: bool,
+    command: &[String],
+) -> Result<ExitCode, SimError> {
+    let (f, c) = out_format(out, format, compression)?;
+    let found = Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        return Err(SimError::Input(
+            "valgrind is not installed: `epc trace record` runs the program under valgrind's \
+             lackey (install it, e.g. `apt-get install valgrind`)"
+                .into(),
+        ));
+    }
+    // lackey writes its trace to valgrind's log; a file next to the output
+    // keeps it apart from the program's own output.
+    let log = out.with_extension("lackey.tmp");
+    let status = Command::new("valgrind")
+        .arg("--tool=lackey")
+        .arg("--trace-mem=yes")
+        .arg(format!("--log-file={}", log.display()))
+        .args(command)
+        .status()
+        .map_err(|e| SimError::Input(format!("running valgrind: {e}")))?;
+    let converted = trace::convert(&log, out, f, c);
+    let _ = std::fs::remove_file(&log);
+    let n = converted.map_err(tr)?;
+    if json {
+        output::print_json(&serde_json::json!({
+            "command": command,
+            "exit_status": status.code(),
+            "output": out.display().to_string(),
+            "format": f.name(),
+            "compression": c.name(),
+            "refs": n,
+        }))?;
+    } else {
+        eprintln!(
+            "{n} data-page references written to {} ({f}, {c}); the program exited with {status}",
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,146 @@
+//! The report folder of a run: `report.json`, `timeseries.csv`, and the
+//! plots (`free_pages`, `rates`, `resident`, each as SVG and PNG).
+
+use super::RunReport;
+use crate::plot::{Chart, HLine, Series};
+use crate::SimError;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Writes the folder `dir` (created if need be); returns the files written.
+pub fn write_run_folder(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, SimError> {
+    let io = |p: &Path, e: &dyn std::fmt::Display| SimError::input(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+    let mut files = Vec::new();
+
+    let json = dir.join("report.json");
+    let text = serde_json::to_string_pretty(r).map_err(|e| io(&json, &e))?;
+    std::fs::write(&json, text + "\n").map_err(|e| io(&json, &e))?;
+    files.push(json);
+
+    let csv = dir.join("timeseries.csv");
+    std::fs::write(&csv, timeseries_csv(r)).map_err(|e| io(&csv, &e))?;
+    files.push(csv);
+
+    for (name, chart) in charts(r) {
+        let base = dir.join(name);
+        chart.write(&base).map_err(SimError::System)?;
+        files.push(base.with_extension("svg"));
+        files.push(base.with_extension("png"));
+    }
+    Ok(files)
+}
+
+/// The time series as CSV: one row per sample.
+pub fn timeseries_csv(r: &RunReport) -> String {
+    let mut s = String::from(
+        "t_seconds,free_pages,low_watermark,high_watermark,faults,evictions,eldu,fault_rate,eviction_rate",
+    );
+    for n in &r.enclave_names {
+        // Names come from the scenario; keep the header one CSV field each.
+        let clean: String = n
+            .chars()
+            .map(|c| {
+                if c == ',' || c == '"' || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let _ = write!(s, ",resident_{clean}");
+    }
+    s.push('\n');
+    for x in &r.samples {
+        let _ = write!(
+            s,
+            "{:.3},{},{},{},{},{},{},{:.1},{:.1}",
+            x.t,
+            x.free_pages,
+            r.low_watermark,
+            r.high_watermark,
+            x.faults,
+            x.evictions,
+            x.eldu,
+            x.fault_rate,
+            x.eviction_rate
+        );
+        for v in &x.resident {
+            let _ = write!(s, ",{v}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
+    let pts = |f: &dyn Fn(&super::Sample) -> f64| -> Vec<(f64, f64)> {
+        r.samples.iter().map(|x| (x.t, f(x))).collect()
+    };
+    // The first sample's rate covers no interval: leave it out.
+    let rate_pts = |f: &dyn Fn(&super::Sample) -> f64| -> Vec<(f64, f64)> {
+        r.samples.iter().skip(1).map(|x| (x.t, f(x))).collect()
+    };
+    let free = Chart {
+        title: format!(
+            "Free EPC pages ({} pages, policy {})",
+            r.epc_pages, r.policy
+        ),
+        x_label: "time (s)".into(),
+        y_label: "free pages".into(),
+        series: vec![Series {
+            name: "free pages".into(),
+            points: pts(&|x| x.free_pages as f64),
+        }],
+        hlines: if r.deterministic {
+            Vec::new()
+        } else {
+            vec![
+                HLine {
+                    name: format!("low watermark ({})", r.low_watermark),
+                    y: r.low_watermark as f64,
+                },
+                HLine {
+                    name: format!("high watermark ({})", r.high_watermark),
+                    y: r.high_watermark as f64,
+                },
+            ]
+        },
+    };
+    let rates = Chart {
+        title: "Fault and eviction rates".into(),
+        x_label: "time (s)".into(),
+        y_label: "pages per second".into(),
+        series: vec![
+            Series {
+                name: "faults/s".into(),
+                points: rate_pts(&|x| x.fault_rate),
+            },
+            Series {
+                name: "evictions/s".into(),
+                points: rate_pts(&|x| x.eviction_rate),
+            },
+        ],
+        hlines: Vec::new(),
+    };
+    let resident = Chart {
+        title: "Resident pages per enclave".into(),
+        x_label: "time (s)".into(),
+        y_label: "resident pages".into(),
+        series: r
+            .enclave_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Series {
+                name: n.clone(),
+                points: pts(&|x| x.resident.get(i).copied().unwrap_or(0) as f64),
+            })
+            .collect(),
+        hlines: Vec::new(),
+    };
+    vec![
+        ("free_pages", free),
+        ("rates", rates),
+        ("resident", resident),
+    ]
+}

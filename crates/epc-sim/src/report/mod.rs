@@ -1,0 +1,143 @@
+//! Reports: what a run or a replay found, as JSON (the contract tools rely
+//! on), a summary table for people, and the report folder with the time
+//! series and plots.
+
+mod folder;
+mod summary;
+
+pub use folder::{timeseries_csv, write_run_folder};
+pub use summary::{run_summary, Table};
+
+use crate::metrics::{CounterMap, Percentiles};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One point of the time series.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    /// Seconds since the workers started.
+    pub t: f64,
+    /// Free EPC pages.
+    pub free_pages: u64,
+    /// Faults in the interval.
+    pub faults: u64,
+    /// Pages evicted (EWB by the manager) in the interval.
+    pub evictions: u64,
+    /// Pages reloaded (ELDU) in the interval.
+    pub eldu: u64,
+    /// Faults per second over the interval.
+    pub fault_rate: f64,
+    /// Evictions per second over the interval.
+    pub eviction_rate: f64,
+    /// Resident pages of each enclave, in scenario order.
+    pub resident: Vec<u64>,
+}
+
+/// The result of the integrity check.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Integrity {
+    /// Pages read back at the end.
+    pub pages_checked: u64,
+    /// Pages whose tag or a thread's last write was wrong.
+    pub corrupt: u64,
+    /// Reads during the run that found a wrong tag.
+    pub corrupt_reads: u64,
+    /// No corruption and no enclave killed.
+    pub ok: bool,
+}
+
+/// Swap throughput over the run.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Swap {
+    /// Pages reloaded per second of wall time.
+    pub eldu_per_second: f64,
+    /// Pages written back per second of wall time.
+    pub ewb_per_second: f64,
+    /// MiB moved (both ways) per second.
+    pub mib_per_second: f64,
+}
+
+/// Latency percentiles in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LatencyNs {
+    /// Fault latency: from the faulting access to the completed ERESUME.
+    pub fault: Percentiles,
+}
+
+/// One enclave's part of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct EnclaveReport {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Data pages.
+    pub pages: u64,
+    /// Threads.
+    pub threads: u32,
+    /// Accesses its threads made.
+    pub accesses: u64,
+    /// Whether it was killed.
+    pub killed: bool,
+    /// Why, if it was.
+    pub kill_reason: Option<String>,
+    /// The error that stopped one of its threads, if any.
+    pub error: Option<String>,
+    /// Resident data pages at the end.
+    pub resident_pages_at_end: u64,
+    /// Bytes in the backing store at the end.
+    pub backing_bytes: u64,
+    /// Its own counters.
+    pub counters: CounterMap,
+}
+
+/// Everything `epc run` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Stopped early (Ctrl-C).
+    pub interrupted: bool,
+    /// EPC size.
+    pub epc_pages: u64,
+    /// ksgxd's low watermark.
+    pub low_watermark: u64,
+    /// ksgxd's high watermark.
+    pub high_watermark: u64,
+    /// The policy's name.
+    pub policy: String,
+    /// The manager's deterministic mode.
+    pub deterministic: bool,
+    /// TLB entries per logical processor.
+    pub tlb_entries: u64,
+    /// Seconds spent building the enclaves (not in the counters).
+    pub build_seconds: f64,
+    /// Seconds of the run itself.
+    pub wall_seconds: f64,
+    /// Modelled processor cycles of the run (the ledger's total).
+    pub modelled_cycles: u64,
+    /// Accesses the workloads made.
+    pub accesses: u64,
+    /// Accesses served by the TLBs.
+    pub tlb_hits: u64,
+    /// Accesses the logical processors completed.
+    pub lp_accesses: u64,
+    /// Counters of every layer, flat.
+    pub counters: CounterMap,
+    /// The hardware ledger's event counts.
+    pub ledger: BTreeMap<String, u64>,
+    /// Latency percentiles.
+    pub latency_ns: LatencyNs,
+    /// Swap throughput.
+    pub swap: Swap,
+    /// Backing store bytes at the end.
+    pub backing_bytes: u64,
+    /// The integrity check.
+    pub integrity: Integrity,
+    /// Per enclave.
+    pub enclaves: Vec<EnclaveReport>,
+    /// Enclave names, for the time series columns.
+    #[serde(skip)]
+    pub enclave_names: Vec<String>,
+    /// The time series (in `timeseries.csv`, not in the JSON).
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
+}

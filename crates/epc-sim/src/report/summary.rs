@@ -1,0 +1,156 @@
+//! The summary table a person reads after a run: counters from every
+//! layer, fault latency, swap throughput, modelled cycles beside wall
+//! time, the backing store and the integrity result.
+
+use super::RunReport;
+use std::fmt::Write as _;
+
+/// A two-column table of labels and values.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    rows: Vec<(String, String)>,
+}
+
+impl Table {
+    /// Adds a row; an empty label starts a section with `value` as title.
+    pub fn row(&mut self, label: impl Into<String>, value: impl Into<String>) {
+        self.rows.push((label.into(), value.into()));
+    }
+
+    /// Renders with aligned columns.
+    pub fn render(&self) -> String {
+        let w = self.rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let mut s = String::new();
+        for (l, v) in &self.rows {
+            if l.is_empty() {
+                let _ = writeln!(s, "\n{v}");
+            } else {
+                let _ = writeln!(s, "  {l:<w$}  {v}");
+            }
+        }
+        s
+    }
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1} µs", ns as f64 / 1e3)
+}
+
+/// The summary of a run.
+pub fn run_summary(r: &RunReport) -> Table {
+    let mut t = Table::default();
+    let c = |k: &str| r.counters.get(k).copied().unwrap_or(0).to_string();
+    t.row(
+        "",
+        format!(
+            "scenario {:?}: EPC {} pages ({:.0} MiB), policy {}, {} enclaves{}",
+            r.scenario,
+            r.epc_pages,
+            r.epc_pages as f64 * 4096.0 / 1048576.0,
+            r.policy,
+            r.enclaves.len(),
+            if r.interrupted { " (interrupted)" } else { "" }
+        ),
+    );
+    t.row(
+        "wall time",
+        format!("{:.2} s (build {:.2} s)", r.wall_seconds, r.build_seconds),
+    );
+    t.row(
+        "modelled time",
+        format!(
+            "{} cycles ({:.3} s at 3 GHz)",
+            r.modelled_cycles,
+            r.modelled_cycles as f64 / 3e9
+        ),
+    );
+    t.row(
+        "accesses",
+        format!("{} ({} TLB hits)", r.accesses, r.tlb_hits),
+    );
+    t.row("", "enclave layer".to_string());
+    for k in [
+        "faults",
+        "eldu",
+        "ewb",
+        "eblock",
+        "etrack",
+        "not_tracked",
+        "prev_trk_incmpl",
+        "ipi_rounds",
+        "busy_retries",
+        "secs_evictions",
+        "secs_reloads",
+    ] {
+        t.row(k, c(k));
+    }
+    t.row("", "hardware".to_string());
+    for k in ["aex", "ipis", "eenter", "eresume", "failed_leaves"] {
+        t.row(k, c(k));
+    }
+    t.row("", "manager".to_string());
+    for k in [
+        "ksgxd_wakeups",
+        "direct_reclaims",
+        "batches",
+        "pages_scanned",
+        "second_chances",
+        "evicted",
+        "declined",
+        "skipped",
+        "alloc_failures",
+    ] {
+        t.row(k, c(k));
+    }
+    let l = r.latency_ns.fault;
+    t.row("", "fault latency".to_string());
+    t.row(
+        "p50 / p90 / p99",
+        format!("{} / {} / {}", us(l.p50), us(l.p90), us(l.p99)),
+    );
+    t.row("p99.9 / max", format!("{} / {}", us(l.p999), us(l.max)));
+    t.row("", "swap".to_string());
+    t.row(
+        "throughput",
+        format!(
+            "{:.0} ELDU/s, {:.0} EWB/s, {:.1} MiB/s",
+            r.swap.eldu_per_second, r.swap.ewb_per_second, r.swap.mib_per_second
+        ),
+    );
+    t.row(
+        "backing store",
+        format!("{:.1} MiB", r.backing_bytes as f64 / 1048576.0),
+    );
+    t.row("", "enclaves".to_string());
+    for e in &r.enclaves {
+        let g = |k: &str| e.counters.get(k).copied().unwrap_or(0);
+        t.row(
+            e.name.clone(),
+            format!(
+                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{}",
+                e.pages,
+                e.threads,
+                e.accesses,
+                g("faults"),
+                e.resident_pages_at_end,
+                match (&e.kill_reason, &e.error) {
+                    (Some(k), _) => format!(", KILLED: {k}"),
+                    (None, Some(err)) => format!(", error: {err}"),
+                    _ => String::new(),
+                }
+            ),
+        );
+    }
+    t.row("", "integrity".to_string());
+    t.row(
+        "result",
+        format!(
+            "{}: {} pages checked, {} corrupt, {} bad reads",
+            if r.integrity.ok { "OK" } else { "FAILED" },
+            r.integrity.pages_checked,
+            r.integrity.corrupt,
+            r.integrity.corrupt_reads
+        ),
+    );
+    t
+}

@@ -1,0 +1,97 @@
+//! Building the system of a scenario: the machine, the manager (with
+//! ksgxd unless deterministic) and the enclaves, each page filled with a
+//! tag the integrity check looks for later.
+
+use crate::scenario::{EnclaveSpec, Scenario};
+use crate::SimError;
+use epc_enclave::{Enclave, EnclaveConfig};
+use epc_hw::{LinearAddress, Machine, MachineConfig, NodeId, Perms, PAGE_SIZE};
+use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit};
+use std::sync::Arc;
+
+/// The word every data page holds at offset 0: a function of the enclave
+/// and the page, so a page swapped with another one is caught.
+pub(crate) fn tag(enclave: usize, page: u64) -> u64 {
+    0x5eed_0000_0000_0000 ^ ((enclave as u64) << 40) ^ page.wrapping_mul(0x9e37_79b9)
+}
+
+/// The address of data page `i` of `e`.
+pub(crate) fn data_addr(e: &Enclave, i: u64) -> LinearAddress {
+    e.config().base.add(i * PAGE_SIZE)
+}
+
+/// The machine and manager of `s`, checked against its minimum size.
+pub(crate) fn machine_and_manager(
+    s: &Scenario,
+) -> Result<(Arc<Machine>, Arc<EpcManager>), SimError> {
+    let min = s.min_epc_pages();
+    if s.epc_pages() < min {
+        return Err(SimError::input(format!(
+            "EPC too small for the scenario: {} pages, at least {min} are needed \
+             (SECS, VA, TCS and SSA pages of every enclave, a page per thread, a batch and ksgxd's band)",
+            s.epc_pages()
+        )));
+    }
+    let threads: u32 = s.enclaves.iter().map(|e| e.threads).sum();
+    let mc = MachineConfig {
+        sections: s.sections.clone(),
+        tlb_entries: s.tlb_entries,
+        max_lps: (threads + s.enclaves.len() as u32 + 4).max(epc_hw::config::DEFAULT_MAX_LPS),
+        costs: s.costs,
+    };
+    mc.validate()
+        .map_err(|e| SimError::input(format!("epc.{e}")))?;
+    let machine = Machine::new(mc).map_err(|e| SimError::input(format!("epc: {e}")))?;
+    let mut cfg = ManagerConfig::new(s.sections.clone());
+    cfg.low_watermark = s.low_watermark;
+    cfg.high_watermark = s.high_watermark;
+    cfg.batch = s.batch;
+    cfg.policy = s.policy;
+    cfg.deterministic = s.deterministic;
+    if s.deterministic {
+        // Unused in deterministic mode; keep them valid for any size.
+        cfg.low_watermark = 0;
+        cfg.high_watermark = 1;
+    }
+    cfg.validate()
+        .map_err(|e| SimError::input(format!("manager.{e}")))?;
+    let mm = EpcManager::new(cfg).map_err(|e| SimError::input(format!("manager.{e}")))?;
+    Ok((machine, Arc::new(mm)))
+}
+
+/// Builds and initializes enclave number `index` of the scenario.
+pub(crate) fn build_enclave(
+    machine: &Arc<Machine>,
+    mm: &Arc<EpcManager>,
+    index: usize,
+    spec: &EnclaveSpec,
+    stop: &dyn Fn() -> bool,
+) -> Result<Arc<Enclave>, SimError> {
+    let mut permit = ReclaimPermit::new();
+    let threads = u64::from(spec.threads);
+    let mut cfg = EnclaveConfig::for_pages(spec.pages + 2 * threads);
+    cfg.node = NodeId(spec.node);
+    let fail = |what: &str, e: epc_enclave::EnclaveError| {
+        SimError::system(format!("building enclave {:?}: {what}: {e}", spec.name))
+    };
+    let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit)
+        .map_err(|e| fail("ECREATE", e))?;
+    let mut page = Box::new([0u8; 4096]);
+    for i in 0..spec.pages {
+        if i % 1024 == 0 && stop() {
+            return Err(SimError::Input(
+                "interrupted while building the enclaves".into(),
+            ));
+        }
+        page[..8].copy_from_slice(&tag(index, i).to_le_bytes());
+        e.add_page(data_addr(&e, i), Perms::RW, &page, &mut permit)
+            .map_err(|e| fail("EADD", e))?;
+    }
+    for t in 0..threads {
+        let tcs = data_addr(&e, spec.pages + 2 * t);
+        e.add_tcs(tcs, tcs.add(PAGE_SIZE), 1, &mut permit)
+            .map_err(|e| fail("TCS", e))?;
+    }
+    e.init().map_err(|e| fail("EINIT", e))?;
+    Ok(e)
+}

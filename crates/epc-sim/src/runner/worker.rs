@@ -1,0 +1,133 @@
+//! One workload thread: enters its enclave, runs its generator until its
+//! length, the run's deadline or a stop, and keeps what the integrity check
+//! needs (the last value it wrote to each page); and the final check.
+
+use super::system::{data_addr, tag};
+use crate::workload::{Length, WorkloadSpec};
+use epc_enclave::{Enclave, EnclaveError};
+use epc_hw::LpStats;
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a worker did.
+#[derive(Debug)]
+pub(crate) struct WorkerResult {
+    pub(crate) enclave: usize,
+    pub(crate) thread: u32,
+    pub(crate) accesses: u64,
+    pub(crate) faults: u64,
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) lp: LpStats,
+    /// Reads whose tag word was wrong.
+    pub(crate) corrupt_reads: u64,
+    /// Last value written per page (0: never written).
+    pub(crate) written: Vec<u64>,
+    /// The error that ended it early (the enclave was killed, say).
+    pub(crate) error: Option<String>,
+}
+
+/// Where a worker runs and when it stops.
+pub(crate) struct WorkerJob {
+    pub(crate) enclave_index: usize,
+    pub(crate) enclave: Arc<Enclave>,
+    pub(crate) thread: u32,
+    pub(crate) pages: u64,
+    pub(crate) workload: WorkloadSpec,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) accesses: Arc<AtomicU64>,
+}
+
+/// The word a thread writes: word `1 + thread` of the page.
+fn word(e: &Enclave, page: u64, thread: u32) -> epc_hw::LinearAddress {
+    data_addr(e, page).add(8 * (1 + u64::from(thread)))
+}
+
+pub(crate) fn run(job: WorkerJob) -> WorkerResult {
+    let mut out = WorkerResult {
+        enclave: job.enclave_index,
+        thread: job.thread,
+        accesses: 0,
+        faults: 0,
+        latency: crate::metrics::latency_histogram(),
+        lp: LpStats::default(),
+        corrupt_reads: 0,
+        written: vec![0; job.pages as usize],
+        error: None,
+    };
+    let mut th = match job.enclave.thread() {
+        Ok(t) => t,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
+    let mut gen = job.workload.generator(job.pages, u64::from(job.thread));
+    let (limit, own_time) = match job.workload.length {
+        Length::Accesses(n) => (n, None),
+        Length::Seconds(s) => (u64::MAX, Some(Duration::from_secs_f64(s))),
+    };
+    let deadline = match (own_time, job.deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let start = Instant::now();
+    let mut serial = 0u64;
+    'run: while out.accesses < limit {
+        if job.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
+        let chunk = 64.min(limit - out.accesses);
+        for _ in 0..chunk {
+            let a = gen.next_access();
+            let r: Result<(), EnclaveError> = if a.write {
+                serial += 1;
+                let v = (u64::from(job.thread) << 56) | serial;
+                th.write_u64(word(&job.enclave, a.page, job.thread), v)
+                    .map(|()| out.written[a.page as usize] = v)
+            } else {
+                th.read_u64(data_addr(&job.enclave, a.page)).map(|v| {
+                    if v != tag(job.enclave_index, a.page) {
+                        out.corrupt_reads += 1;
+                    }
+                })
+            };
+            if let Err(e) = r {
+                out.error = Some(e.to_string());
+                break 'run;
+            }
+            out.accesses += 1;
+        }
+        job.accesses.fetch_add(chunk, Ordering::Relaxed);
+    }
+    out.faults = th.faults();
+    out.latency = th.fault_latency().clone();
+    out.lp = th.lp_stats();
+    out
+}
+
+/// Reads back every page of an enclave: the tag and each thread's last
+/// write. Returns (pages checked, corrupt pages), or the error that
+/// stopped it.
+pub(crate) fn verify(
+    index: usize,
+    enclave: &Arc<Enclave>,
+    pages: u64,
+    writers: &[&WorkerResult],
+) -> Result<(u64, u64), EnclaveError> {
+    let mut th = enclave.thread()?;
+    let mut corrupt = 0;
+    for p in 0..pages {
+        let mut ok = th.read_u64(data_addr(enclave, p))? == tag(index, p);
+        for w in writers {
+            let expect = w.written[p as usize];
+            ok &= th.read_u64(word(enclave, p, w.thread))? == expect;
+        }
+        if !ok {
+            corrupt += 1;
+        }
+    }
+    Ok((pages, corrupt))
+}
