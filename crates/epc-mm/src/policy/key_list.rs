@@ -33,6 +33,10 @@ impl KeyList {
         self.index.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
     pub(crate) fn contains(&self, key: PageKey) -> bool {
         self.index.contains_key(&key)
     }
@@ -84,6 +88,44 @@ impl KeyList {
             }
             None => false,
         }
+    }
+
+    /// The head (oldest) key.
+    pub(crate) fn front(&self) -> Option<PageKey> {
+        self.head.map(|s| self.nodes[s as usize].key)
+    }
+
+    /// The key after `key` (towards the tail), `None` at the tail or if
+    /// `key` is absent.
+    pub(crate) fn next_of(&self, key: PageKey) -> Option<PageKey> {
+        let slot = *self.index.get(&key)?;
+        let next = self.nodes[slot as usize].next;
+        (next != NIL).then(|| self.nodes[next as usize].key)
+    }
+
+    /// Moves `key` to the tail; `false` if absent.
+    pub(crate) fn move_to_back(&mut self, key: PageKey) -> bool {
+        let Some(&slot) = self.index.get(&key) else {
+            return false;
+        };
+        if self.tail == Some(slot) {
+            return true;
+        }
+        // Unlink without freeing the slot, then relink at the tail.
+        let Node { prev, next, .. } = self.nodes[slot as usize];
+        if prev == NIL {
+            self.head = (next != NIL).then_some(next);
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        // `next` is not NIL: the slot is not the tail.
+        self.nodes[next as usize].prev = prev;
+        let tail = self.tail.expect("a list with two keys has a tail");
+        self.nodes[tail as usize].next = slot;
+        self.nodes[slot as usize].prev = tail;
+        self.nodes[slot as usize].next = NIL;
+        self.tail = Some(slot);
+        true
     }
 
     /// The keys, head first (for tests and validation).
@@ -141,5 +183,16 @@ mod tests {
         assert_eq!(l.pop_front(), None);
         assert_eq!(l.len(), 0);
         assert!(l.nodes.len() <= 5, "slots are reused");
+        for a in 0..4 {
+            l.push_back(k(a));
+        }
+        assert!(l.move_to_back(k(0)));
+        assert!(l.move_to_back(k(2)));
+        assert!(l.move_to_back(k(2)));
+        assert!(!l.move_to_back(k(7)));
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![k(1), k(3), k(0), k(2)]);
+        assert_eq!(l.front(), Some(k(1)));
+        assert_eq!(l.next_of(k(3)), Some(k(0)));
+        assert_eq!(l.next_of(k(2)), None);
     }
 }

@@ -7,14 +7,26 @@
 //! drives the very same object from one thread with its own accessed bits
 //! (see [`LiveAsOffline`]).
 
+mod arc;
 mod fifo;
 mod key_list;
+mod lirs;
+mod lru;
 mod offline;
+mod opt;
+mod s3fifo;
 mod second_chance;
+mod sieve;
 
+pub use arc::ArcCache;
 pub use fifo::Fifo;
+pub use lirs::Lirs;
+pub use lru::Lru;
 pub use offline::{LiveAsOffline, OfflinePolicy};
+pub use opt::Opt;
+pub use s3fifo::S3Fifo;
 pub use second_chance::SecondChance;
+pub use sieve::Sieve;
 
 use crate::page::PageKey;
 use std::fmt;
@@ -98,17 +110,21 @@ pub enum PolicyKind {
     SecondChance,
     /// [`Fifo`] ("fifo").
     Fifo,
+    /// [`Sieve`] ("sieve").
+    Sieve,
 }
 
 impl PolicyKind {
     /// Every accepted name, for help texts.
-    pub const NAMES: &'static [&'static str] = &["default", "clock", "second-chance", "fifo"];
+    pub const NAMES: &'static [&'static str] =
+        &["default", "clock", "second-chance", "fifo", "sieve"];
 
     /// The policy called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Result<Self, PolicyError> {
         match name.to_ascii_lowercase().as_str() {
             "default" | "clock" | "second-chance" | "secondchance" => Ok(PolicyKind::SecondChance),
             "fifo" => Ok(PolicyKind::Fifo),
+            "sieve" => Ok(PolicyKind::Sieve),
             _ => Err(PolicyError::UnknownName(name.to_owned())),
         }
     }
@@ -118,6 +134,7 @@ impl PolicyKind {
         match self {
             PolicyKind::SecondChance => "second-chance",
             PolicyKind::Fifo => "fifo",
+            PolicyKind::Sieve => "sieve",
         }
     }
 
@@ -126,6 +143,7 @@ impl PolicyKind {
         match self {
             PolicyKind::SecondChance => Box::new(SecondChance::new()),
             PolicyKind::Fifo => Box::new(Fifo::new()),
+            PolicyKind::Sieve => Box::new(Sieve::new()),
         }
     }
 }
@@ -148,7 +166,7 @@ impl fmt::Display for PolicyKind {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PolicyError {
     /// No built-in live policy has this name.
-    #[error("policy: unknown policy {0:?} (known: default, clock, second-chance, fifo)")]
+    #[error("policy: unknown policy {0:?} (known: {known})", known = PolicyKind::NAMES.join(", "))]
     UnknownName(String),
 }
 

@@ -23,6 +23,14 @@ pub trait OfflinePolicy: fmt::Debug {
     /// The access at trace position `at` hit the resident page `key`.
     fn hit(&mut self, key: PageKey, at: u64);
 
+    /// The access at position `at` to `key` missed. Called first on every
+    /// miss, before the [`evict`](Self::evict) it may cause and before
+    /// [`inserted`](Self::inserted): policies with ghost history (ARC)
+    /// adapt here and then let the incoming key steer the eviction.
+    fn missed(&mut self, key: PageKey, at: u64) {
+        let _ = (key, at);
+    }
+
     /// The access at position `at` missed; `key` is now resident.
     fn inserted(&mut self, key: PageKey, at: u64);
 
