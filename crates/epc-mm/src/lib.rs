@@ -49,7 +49,7 @@ pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
 pub use policy::{
     ArcCache, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError, PolicyKind,
-    ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve,
+    ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
 pub use validate::ValidateError;

@@ -43,12 +43,15 @@ impl Lirs {
     /// LIRS with the authors' default: 1 % of the cache for resident HIR
     /// pages, at least 2 (and at least one LIR page when the cache allows).
     pub fn new(capacity: usize) -> Self {
-        let hir = (capacity / 100)
-            .max(2)
-            .min(capacity.saturating_sub(1))
-            .max(1);
+        // Tiny caches keep one LIR page (a 1-page cache has no HIR room:
+        // its single page is LIR and a miss replaces it).
+        let hir = match capacity {
+            0 | 1 => 0,
+            2 => 1,
+            _ => (capacity / 100).max(2).min(capacity - 1),
+        };
         Lirs {
-            lir_target: capacity.saturating_sub(hir),
+            lir_target: capacity.saturating_sub(hir).max(1),
             lir: 0,
             resident: 0,
             state: FxHashMap::default(),
@@ -73,8 +76,13 @@ impl Lirs {
         }
     }
 
-    /// The bottom LIR page becomes a resident HIR page at Q's end.
+    /// If the LIR set is over its target, the bottom LIR page becomes a
+    /// resident HIR page at Q's end.
     fn demote_bottom(&mut self) {
+        if self.lir <= self.lir_target {
+            return;
+        }
+        self.prune();
         if let Some(k) = self.s.pop_front() {
             debug_assert_eq!(self.state[&k], State::Lir);
             self.state.insert(k, State::HirResident);

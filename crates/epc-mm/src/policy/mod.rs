@@ -17,6 +17,7 @@ mod opt;
 mod s3fifo;
 mod second_chance;
 mod sieve;
+mod tide;
 
 pub use arc::ArcCache;
 pub use fifo::Fifo;
@@ -27,6 +28,7 @@ pub use opt::Opt;
 pub use s3fifo::S3Fifo;
 pub use second_chance::SecondChance;
 pub use sieve::Sieve;
+pub use tide::Tide;
 
 use crate::page::PageKey;
 use std::fmt;
@@ -112,12 +114,14 @@ pub enum PolicyKind {
     Fifo,
     /// [`Sieve`] ("sieve").
     Sieve,
+    /// [`Tide`] ("tide"), the project's own.
+    Tide,
 }
 
 impl PolicyKind {
     /// Every accepted name, for help texts.
     pub const NAMES: &'static [&'static str] =
-        &["default", "clock", "second-chance", "fifo", "sieve"];
+        &["default", "clock", "second-chance", "fifo", "sieve", "tide"];
 
     /// The policy called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Result<Self, PolicyError> {
@@ -125,6 +129,7 @@ impl PolicyKind {
             "default" | "clock" | "second-chance" | "secondchance" => Ok(PolicyKind::SecondChance),
             "fifo" => Ok(PolicyKind::Fifo),
             "sieve" => Ok(PolicyKind::Sieve),
+            "tide" => Ok(PolicyKind::Tide),
             _ => Err(PolicyError::UnknownName(name.to_owned())),
         }
     }
@@ -135,6 +140,7 @@ impl PolicyKind {
             PolicyKind::SecondChance => "second-chance",
             PolicyKind::Fifo => "fifo",
             PolicyKind::Sieve => "sieve",
+            PolicyKind::Tide => "tide",
         }
     }
 
@@ -144,6 +150,7 @@ impl PolicyKind {
             PolicyKind::SecondChance => Box::new(SecondChance::new()),
             PolicyKind::Fifo => Box::new(Fifo::new()),
             PolicyKind::Sieve => Box::new(Sieve::new()),
+            PolicyKind::Tide => Box::new(Tide::new()),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::SimError;
 use epc_mm::{
     ArcCache, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyKind, S3Fifo, SecondChance,
-    Sieve,
+    Sieve, Tide,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -40,6 +40,8 @@ pub enum SimPolicy {
     Lirs,
     /// Belady's OPT (offline; reads the future).
     Opt,
+    /// Tide, the project's own (live).
+    Tide,
 }
 
 impl SimPolicy {
@@ -54,6 +56,7 @@ impl SimPolicy {
         SimPolicy::Arc,
         SimPolicy::Lirs,
         SimPolicy::Opt,
+        SimPolicy::Tide,
     ];
 
     /// Every accepted name (aliases included), for help texts.
@@ -70,6 +73,7 @@ impl SimPolicy {
         "lirs",
         "opt",
         "belady",
+        "tide",
     ];
 
     /// The policy called `name` (case-insensitive). `default` names the
@@ -89,6 +93,7 @@ impl SimPolicy {
             "arc" => SimPolicy::Arc,
             "lirs" => SimPolicy::Lirs,
             "opt" | "belady" | "min" => SimPolicy::Opt,
+            "tide" => SimPolicy::Tide,
             _ => {
                 // A live policy registered in the manager but not listed
                 // here still runs, through its live form.
@@ -106,6 +111,7 @@ impl SimPolicy {
             PolicyKind::SecondChance => SimPolicy::Clock,
             PolicyKind::Fifo => SimPolicy::Fifo,
             PolicyKind::Sieve => SimPolicy::Sieve,
+            PolicyKind::Tide => SimPolicy::Tide,
         }
     }
 
@@ -121,6 +127,7 @@ impl SimPolicy {
             SimPolicy::Arc => "arc",
             SimPolicy::Lirs => "lirs",
             SimPolicy::Opt => "opt",
+            SimPolicy::Tide => "tide",
         }
     }
 
@@ -130,6 +137,7 @@ impl SimPolicy {
             SimPolicy::Fifo => Some(PolicyKind::Fifo),
             SimPolicy::Clock => Some(PolicyKind::SecondChance),
             SimPolicy::Sieve => Some(PolicyKind::Sieve),
+            SimPolicy::Tide => Some(PolicyKind::Tide),
             _ => None,
         }
     }
@@ -165,6 +173,7 @@ impl SimPolicy {
             SimPolicy::Arc => Box::new(ArcCache::new(capacity)),
             SimPolicy::Lirs => Box::new(Lirs::new(capacity)),
             SimPolicy::Opt => Box::new(Opt::new()),
+            SimPolicy::Tide => Box::new(LiveAsOffline::new(Tide::new(), young)),
         }
     }
 }

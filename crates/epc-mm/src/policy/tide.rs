@@ -1,0 +1,232 @@
+//! Tide: the project's own live policy. S3-FIFO's quick demotion, over
+//! accessed bits, with ARC's ghost-driven adaptation of the probation
+//! queue's size.
+//!
+//! Sources: S3-FIFO (Yang et al., "FIFO queues are all you need for cache
+//! eviction", SOSP 2023) for the structure: a small probation FIFO `S`, a
+//! main CLOCK `M` and ghost keys; ARC (Megiddo and Modha, FAST 2003) and
+//! CAR (Bansal and Modha, FAST 2004) for the self-tuning target of `S`
+//! driven by hits on two ghost lists. The target moves in and out like a
+//! tide, hence the name.
+//!
+//! It sees only what a kernel sees:
+//!
+//! * **insert** (a fault): a key found in a ghost list goes straight to `M`
+//!   (and moves the target); any other key joins `S`. Until the first
+//!   eviction everything joins `M`, so a cache that filled up once keeps its
+//!   first pages while they are used (this is what makes loops and scans
+//!   cost only the probation queue, as in S3-FIFO and CLOCK-Pro).
+//! * **accessed bits**: on hardware the faulting access itself sets the
+//!   bit. A page in `S` must show an access *after* that, so each scan first
+//!   tests-and-clears the bits of the pages that joined `S` since the last
+//!   scan, discarding the result: references between a page's fault and the
+//!   next fault count as one (the "correlated reference period" of LRU-K and
+//!   2Q).
+//! * **victims**: while `S` is above its target (or `M` is empty), `S`'s
+//!   oldest page is examined: accessed → promoted to `M`'s tail; not →
+//!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs CLOCK:
+//!   accessed → cleared and moved to the tail; not → evicted into ghost
+//!   list `Gm`. Ghost lists hold at most as many keys as the cache.
+//! * **adaptation**: a fault on a key in `Gs` means probation was too short:
+//!   the target grows by `max(1, |Gm| / |Gs|)`; one in `Gm` means the main
+//!   queue was too small: it shrinks by `max(1, |Gs| / |Gm|)` (ARC's rule).
+//!   On LRU-friendly patterns (zigzag, backward scans) `S` grows towards the
+//!   whole cache and Tide becomes FIFO-with-promotion, close to CLOCK; on
+//!   loops and scans it stays small and protects `M`.
+//!
+//! The cache size is learnt as the largest resident count seen at a victim
+//! scan (the manager asks for victims only when it needs pages), so the
+//! policy needs no configuration.
+
+use super::key_list::KeyList;
+use super::{ReclaimPolicy, ScanReport};
+use crate::page::PageKey;
+use rustc_hash::FxHashMap;
+
+/// Which queue an isolated page came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum From {
+    Small,
+    Main,
+}
+
+/// The project's live policy; see the module documentation.
+#[derive(Debug, Default)]
+pub struct Tide {
+    small: KeyList,
+    main: KeyList,
+    /// Evicted keys: where they were evicted from and the eviction's
+    /// sequence number. Only the last `capacity` evictions count.
+    ghosts: FxHashMap<PageKey, (From, u64)>,
+    /// Evictions in order, to expire ghosts.
+    ghost_order: std::collections::VecDeque<(PageKey, u64)>,
+    /// Live ghosts from each queue.
+    ghost_small: usize,
+    ghost_main: usize,
+    evictions: u64,
+    /// Pages that joined `small` since the last scan (their bit is the
+    /// fault's own).
+    fresh: Vec<PageKey>,
+    isolated: FxHashMap<PageKey, From>,
+    /// The learnt cache size (0 until the first scan).
+    capacity: usize,
+    /// Target size of `small`.
+    target: f64,
+    has_evicted: bool,
+}
+
+impl Tide {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Tide::default()
+    }
+
+    /// The current target size of the probation queue.
+    pub fn target(&self) -> f64 {
+        self.target
+    }
+
+    /// Records an eviction and expires ghosts older than the window: a
+    /// fault on a key evicted more than `capacity` evictions ago would not
+    /// have been a hit in a cache twice as large either, so it is no
+    /// evidence for either queue (this keeps loops longer than that window
+    /// from steering the target).
+    fn remember(&mut self, key: PageKey, from: From) {
+        self.evictions += 1;
+        let seq = self.evictions;
+        if let Some((old, _)) = self.ghosts.insert(key, (from, seq)) {
+            self.forget_count(old);
+        }
+        match from {
+            From::Small => self.ghost_small += 1,
+            From::Main => self.ghost_main += 1,
+        }
+        self.ghost_order.push_back((key, seq));
+        let window = self.capacity.max(1) as u64;
+        while let Some(&(k, s)) = self.ghost_order.front() {
+            if seq - s < window {
+                break;
+            }
+            self.ghost_order.pop_front();
+            if let Some(&(from, s2)) = self.ghosts.get(&k) {
+                if s2 == s {
+                    self.ghosts.remove(&k);
+                    self.forget_count(from);
+                }
+            }
+        }
+    }
+
+    fn forget_count(&mut self, from: From) {
+        match from {
+            From::Small => self.ghost_small -= 1,
+            From::Main => self.ghost_main -= 1,
+        }
+    }
+}
+
+impl ReclaimPolicy for Tide {
+    fn name(&self) -> &'static str {
+        "tide"
+    }
+
+    fn inserted(&mut self, key: PageKey) {
+        let (gs, gm) = (self.ghost_small as f64, self.ghost_main as f64);
+        let ghost = self.ghosts.remove(&key).map(|(from, _)| from);
+        if let Some(from) = ghost {
+            self.forget_count(from);
+        }
+        if ghost == Some(From::Small) {
+            let d = if gs >= gm { 1.0 } else { gm / gs };
+            self.target = (self.target + d).min(self.capacity as f64);
+            self.main.push_back(key);
+        } else if ghost == Some(From::Main) {
+            let d = if gm >= gs { 1.0 } else { gs / gm };
+            self.target = (self.target - d).max(1.0);
+            self.main.push_back(key);
+        } else if !self.has_evicted {
+            self.main.push_back(key);
+        } else {
+            self.small.push_back(key);
+            self.fresh.push(key);
+        }
+    }
+
+    fn select_victims(
+        &mut self,
+        max: usize,
+        test_and_clear_young: &mut dyn FnMut(PageKey) -> bool,
+        victims: &mut Vec<PageKey>,
+    ) -> ScanReport {
+        let mut report = ScanReport::default();
+        let len = self.len();
+        if len > self.capacity {
+            if self.capacity == 0 {
+                self.target = (len as f64 / 10.0).max(1.0);
+            }
+            self.capacity = len;
+        }
+        self.has_evicted = true;
+        for key in self.fresh.drain(..) {
+            if self.small.contains(key) {
+                report.scanned += 1;
+                test_and_clear_young(key);
+            }
+        }
+        // Each page of `small` is promoted at most once and each page of
+        // `main` cleared at most once per turn, so this bound is never the
+        // limit for a single-threaded caller; it stops pathological loops.
+        let budget = 2 * len + 2 * max;
+        let mut steps = 0;
+        while victims.len() < max && steps < budget {
+            steps += 1;
+            let from_small = !self.small.is_empty()
+                && (self.small.len() as f64 > self.target || self.main.is_empty());
+            let (list, from) = if from_small {
+                (&mut self.small, From::Small)
+            } else {
+                (&mut self.main, From::Main)
+            };
+            let Some(key) = list.pop_front() else {
+                break;
+            };
+            report.scanned += 1;
+            if test_and_clear_young(key) {
+                report.second_chances += 1;
+                self.main.push_back(key);
+            } else {
+                self.isolated.insert(key, from);
+                victims.push(key);
+            }
+        }
+        report
+    }
+
+    fn put_back(&mut self, key: PageKey) {
+        self.isolated.remove(&key);
+        self.main.push_back(key);
+    }
+
+    fn evicted(&mut self, key: PageKey) {
+        if let Some(from) = self.isolated.remove(&key) {
+            self.remember(key, from);
+        }
+    }
+
+    fn removed(&mut self, key: PageKey) {
+        self.isolated.remove(&key);
+        self.small.remove(key);
+        self.main.remove(key);
+        if let Some((from, _)) = self.ghosts.remove(&key) {
+            self.forget_count(from);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.small.len() + self.main.len()
+    }
+
+    fn contains(&self, key: PageKey) -> bool {
+        self.small.contains(key) || self.main.contains(key)
+    }
+}
