@@ -85,7 +85,11 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
             r.capacity_pages,
             r.policy,
             r.tlb_entries,
-            if r.deterministic { "deterministic" } else { "with ksgxd" }
+            if r.deterministic {
+                "deterministic"
+            } else {
+                "with ksgxd"
+            }
         );
         println!(
             "faults {} (miss ratio {:.4}), ELDU {}, EWB {}, mean resident {:.1} pages",

@@ -41,7 +41,9 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
     };
     if let Some(d) = a.duration {
         if !(d.is_finite() && d > 0.0) {
-            return Err(SimError::Input(format!("--duration: must be positive (got {d})")));
+            return Err(SimError::Input(format!(
+                "--duration: must be positive (got {d})"
+            )));
         }
         s.duration_seconds = Some(s.duration_seconds.map_or(d, |x| x.min(d)));
     }
@@ -77,13 +79,20 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
             o.insert("report_dir".into(), out.display().to_string().into());
             o.insert(
                 "files".into(),
-                files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().into(),
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .into(),
             );
         }
         output::print_json(&v)?;
     } else {
         print!("{}", report::run_summary(&r).render());
-        println!("\nreport: {}/ (report.json, timeseries.csv, free_pages, rates, resident .svg/.png)", out.display());
+        println!(
+            "\nreport: {}/ (report.json, timeseries.csv, free_pages, rates, resident .svg/.png)",
+            out.display()
+        );
     }
     Ok(if r.integrity.ok {
         ExitCode::SUCCESS

@@ -16,8 +16,10 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum TraceCommand {
     /// References, distinct pages, footprint and reuse distances.
-    #[command(after_help = "Examples:\n  epc trace stats ../shared/traces/cs.trace.xz\n  \
-epc trace stats app.lackey --json")]
+    #[command(
+        after_help = "Examples:\n  epc trace stats ../shared/traces/cs.trace.xz\n  \
+epc trace stats app.lackey --json"
+    )]
     Stats {
         /// The trace (format and compression recognised by content).
         file: PathBuf,
@@ -26,8 +28,10 @@ epc trace stats app.lackey --json")]
         json: bool,
     },
     /// Convert a trace to text or binary, optionally compressed.
-    #[command(after_help = "Examples:\n  epc trace convert app.lackey app.bin.zst --format binary --compression zstd\n  \
-epc trace convert ../shared/traces/cs.trace.xz cs.txt")]
+    #[command(
+        after_help = "Examples:\n  epc trace convert app.lackey app.bin.zst --format binary --compression zstd\n  \
+epc trace convert ../shared/traces/cs.trace.xz cs.txt"
+    )]
     Convert {
         /// The input trace (any format).
         input: PathBuf,
@@ -45,10 +49,12 @@ epc trace convert ../shared/traces/cs.trace.xz cs.txt")]
         json: bool,
     },
     /// Run COMMAND under valgrind's lackey and write its data-page trace.
-    #[command(after_help = "Examples:\n  epc trace record -o ls.trace.zst -- ls -l /\n  \
+    #[command(
+        after_help = "Examples:\n  epc trace record -o ls.trace.zst -- ls -l /\n  \
 epc trace record --format binary -o sort.bin -- sort big.txt\n\n\
 Needs valgrind (apt-get install valgrind). Data accesses (L, S, M) become 4 KiB\n\
-page numbers; consecutive references to the same page are collapsed into one.")]
+page numbers; consecutive references to the same page are collapsed into one."
+    )]
     Record {
         /// Where to write the trace.
         #[arg(short, long, default_value = "trace.txt")]
@@ -80,7 +86,8 @@ pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
             let (format, compression) = (r.format(), r.compression());
             let s = TraceStats::compute(r).map_err(tr)?;
             if json {
-                let mut v = serde_json::to_value(&s).map_err(|e| SimError::System(e.to_string()))?;
+                let mut v =
+                    serde_json::to_value(&s).map_err(|e| SimError::System(e.to_string()))?;
                 if let Some(o) = v.as_object_mut() {
                     o.insert("file".into(), file.display().to_string().into());
                     o.insert("format".into(), format.name().into());
@@ -136,7 +143,8 @@ fn out_format(
     format: &str,
     compression: Option<&str>,
 ) -> Result<(TraceFormat, Compression), SimError> {
-    let f = TraceFormat::from_name(format).map_err(|e| SimError::Input(format!("--format: {e}")))?;
+    let f =
+        TraceFormat::from_name(format).map_err(|e| SimError::Input(format!("--format: {e}")))?;
     let c = match compression {
         Some(n) => Compression::from_name(n).ok_or_else(|| {
             SimError::Input(format!(

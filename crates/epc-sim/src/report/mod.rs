@@ -57,6 +57,17 @@ pub struct Swap {
     pub mib_per_second: f64,
 }
 
+/// The manager's page counts at one moment.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct PagesAtEnd {
+    /// Free pages.
+    pub free: u64,
+    /// Pages on the reclaimable list.
+    pub reclaimable: u64,
+    /// Pages isolated by a reclaim batch.
+    pub isolated: u64,
+}
+
 /// Latency percentiles in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LatencyNs {
@@ -130,6 +141,9 @@ pub struct RunReport {
     pub swap: Swap,
     /// Backing store bytes at the end.
     pub backing_bytes: u64,
+    /// The manager's page counts when the workers stopped: free,
+    /// reclaimable (on the list) and isolated pages.
+    pub pages_at_end: PagesAtEnd,
     /// The integrity check.
     pub integrity: Integrity,
     /// Per enclave.

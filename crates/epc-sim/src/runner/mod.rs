@@ -1,6 +1,6 @@
 //! The runner: builds a scenario's system, runs its threads while sampling
 //! a time series, checks every page at the end, and returns the
-//! [`RunReport`](crate::report::RunReport).
+//! [`crate::report::RunReport`].
 //!
 //! The counters in the report cover the run alone: the enclave counters
 //! are reset and the manager and ledger snapshotted after the build, and
@@ -10,7 +10,7 @@ mod system;
 mod worker;
 
 use crate::metrics::{self, MmDelta, Percentiles};
-use crate::report::{EnclaveReport, Integrity, LatencyNs, RunReport, Sample, Swap};
+use crate::report::{EnclaveReport, Integrity, LatencyNs, PagesAtEnd, RunReport, Sample, Swap};
 use crate::scenario::Scenario;
 use crate::SimError;
 use epc_enclave::EnclaveCounters;
@@ -261,6 +261,11 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             mib_per_second: (eldu + ewb) as f64 * 4096.0 / 1048576.0 / wall_seconds.max(1e-9),
         },
         backing_bytes,
+        pages_at_end: PagesAtEnd {
+            free: mm1.free_pages,
+            reclaimable: mm1.reclaimable_pages,
+            isolated: mm1.isolated_pages,
+        },
         integrity,
         enclaves: reports,
         enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),

@@ -1,0 +1,166 @@
+//! `epc replay`: the JSON contract, and exactness: in deterministic mode
+//! with no TLB the faults equal the misses of textbook FIFO and CLOCK
+//! (written here independently of the manager) at `capacity_pages`.
+
+mod common;
+
+use common::*;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+
+fn read_trace(p: &Path) -> Vec<u64> {
+    epc_sim::trace::TraceReader::open(p)
+        .expect("opens")
+        .map(|x| x.expect("reads"))
+        .collect()
+}
+
+/// FIFO: on a miss with a full cache, evict the oldest insertion.
+fn fifo_misses(trace: &[u64], cap: usize) -> u64 {
+    let (mut q, mut set, mut misses) = (VecDeque::new(), HashSet::new(), 0);
+    for &x in trace {
+        if set.contains(&x) {
+            continue;
+        }
+        misses += 1;
+        if q.len() == cap {
+            let old = q.pop_front().expect("full");
+            set.remove(&old);
+        }
+        q.push_back(x);
+        set.insert(x);
+    }
+    misses
+}
+
+/// CLOCK (second chance): a page brought in has its bit set, a hit sets
+/// it; the scan clears a set bit and moves the page to the tail, and
+/// evicts the first page whose bit is clear.
+fn clock_misses(trace: &[u64], cap: usize) -> u64 {
+    let (mut q, mut bit, mut misses) = (VecDeque::new(), HashMap::new(), 0);
+    for &x in trace {
+        if let Some(b) = bit.get_mut(&x) {
+            *b = true;
+            continue;
+        }
+        misses += 1;
+        if q.len() == cap {
+            loop {
+                let y = q.pop_front().expect("full");
+                if bit[&y] {
+                    bit.insert(y, false);
+                    q.push_back(y);
+                } else {
+                    bit.remove(&y);
+                    break;
+                }
+            }
+        }
+        q.push_back(x);
+        bit.insert(x, true);
+    }
+    misses
+}
+
+#[test]
+fn textbook_models_agree_on_a_known_string() {
+    // Belady's anomaly string: FIFO with 3 frames misses 9 times.
+    let s = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+    assert_eq!(fifo_misses(&s, 3), 9);
+    assert_eq!(fifo_misses(&s, 4), 10);
+    // CLOCK on a loop that fits hits after the first pass.
+    assert_eq!(clock_misses(&[1, 2, 3, 1, 2, 3], 3), 3);
+    assert_eq!(clock_misses(&[1, 2, 3, 4, 1], 3), 5);
+}
+
+fn replay(trace: &Path, epc_pages: u32, policy: &str) -> serde_json::Value {
+    json(epc().args([
+        "replay",
+        trace.to_str().expect("utf-8 path"),
+        "--epc-pages",
+        &epc_pages.to_string(),
+        "--policy",
+        policy,
+        "--deterministic",
+        "--tlb-entries",
+        "0",
+        "--json",
+    ]))
+}
+
+#[test]
+fn deterministic_replay_equals_textbook_fifo_and_clock() {
+    let mut checked = 0;
+    for (name, epc_pages) in [
+        ("cpp", 400),
+        ("multi1", 600),
+        ("backf", 300),
+        ("ps", 1000),
+        ("cs", 900),
+        ("gli", 700),
+    ] {
+        let Some(path) = shared_trace(name) else {
+            continue;
+        };
+        let trace = read_trace(&path);
+        for policy in ["fifo", "clock"] {
+            let v = replay(&path, epc_pages, policy);
+            let cap = v["capacity_pages"].as_u64().expect("capacity_pages") as usize;
+            let faults = v["faults"].as_u64().expect("faults");
+            let want = if policy == "fifo" {
+                fifo_misses(&trace, cap)
+            } else {
+                clock_misses(&trace, cap)
+            };
+            assert_eq!(faults, want, "{name} {policy} capacity {cap}");
+            assert_eq!(
+                v["eldu"].as_u64(),
+                Some(faults),
+                "starts cold: faults = eldu"
+            );
+            assert_eq!(v["refs"].as_u64(), Some(trace.len() as u64));
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no shared trace found");
+}
+
+#[test]
+fn replay_json_contract_with_ksgxd() {
+    let dir = scratch("replay_contract");
+    let trace = dir.join("t.txt");
+    let text: String = (0..3000u64)
+        .map(|i| format!("{}\n", (i * 7919) % 700 + 1_000_000))
+        .collect();
+    std::fs::write(&trace, text).expect("write");
+    let v = json(epc().args([
+        "replay",
+        trace.to_str().unwrap(),
+        "--epc-pages",
+        "300",
+        "--json",
+    ]));
+    for k in [
+        "refs",
+        "distinct",
+        "capacity_pages",
+        "faults",
+        "ewb",
+        "eldu",
+        "policy",
+        "epc_pages",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing: {v}");
+    }
+    check_counters(&v["counters"]);
+    assert_eq!(v["refs"], 3000);
+    assert_eq!(v["distinct"], 700);
+    assert_eq!(v["epc_pages"], 300);
+    assert_eq!(v["policy"], "second-chance");
+    let mean = v["mean_resident_pages"].as_f64().expect("mean");
+    assert!(
+        mean > 0.0 && mean <= v["capacity_pages"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert!(v["faults"].as_u64().unwrap() >= 700);
+}
