@@ -1,10 +1,60 @@
 //! The offline policy simulator, Belady's OPT and miss-ratio curves.
 //!
-//! (Being built; see the items below.)
+//! # API (what `epc sim` and `epc mrc` sit on)
+//!
+//! ```no_run
+//! use epc_sim::offline::{mrc, simulate, simulate_with, Capacity, Drive, SimPolicy, Trace};
+//! let trace = Trace::load("w106.trace.xz")?; // any trace format, dense ids
+//! let policy = SimPolicy::from_name("tide")?; // or "default", "clock", "opt", ...
+//! let capacity = Capacity::parse("10%")?; // or "4096" (pages)
+//! let r = simulate(&trace, capacity, policy); // SimResult, serde-serialisable
+//! println!("{} {} {} {} {:.4} {}", r.refs, r.distinct, r.capacity, r.misses, r.miss_ratio, r.policy);
+//!
+//! // What the live manager gives a live-capable policy (new pages young):
+//! let live = simulate_with(&trace, capacity, policy, Drive::Live);
+//!
+//! let sizes = ["1%", "5%", "10%"].map(|s| Capacity::parse(s).unwrap());
+//! let table = mrc(&trace, &[SimPolicy::Clock, SimPolicy::Lru], &sizes, 0); // OPT added
+//! print!("{}", table.to_table());
+//! std::fs::write("mrc.csv", table.to_csv())?;
+//! table.write_plot("mrc")?; // mrc.svg and mrc.png
+//! # let _ = live;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * [`Trace`]: the whole trace in memory as dense `u32` ids (4 bytes per
+//!   reference; OPT needs the future anyway, and sweeps replay it many
+//!   times).
+//! * [`SimPolicy`]: every policy by name ([`SimPolicy::NAMES`]); `default`
+//!   is the live manager's default ([`epc_mm::PolicyKind::default`]).
+//!   Live-capable ones ([`SimPolicy::live_kind`]) run the manager's own
+//!   policy object through [`epc_mm::LiveAsOffline`]: a hit only sets the
+//!   page's accessed bit; misses, victim scans (testing and clearing bits)
+//!   and evictions, one victim per miss as in the manager's deterministic
+//!   mode, are the events.
+//! * [`Drive`]: `Textbook` (default) follows each policy's published
+//!   definition of the bit of a page coming in (set for `clock`, as in
+//!   Linux; clear for `clock0` and `sieve`, as in their papers and
+//!   libCacheSim); `Live` always sets it, as the faulting access does on
+//!   hardware. For `fifo`, `clock` and `tide` the two are the same, so their
+//!   `simulate` counts equal a deterministic replay with no TLB.
+//! * [`simulate`]: demand paging, cold misses counted; [`SimResult`] has
+//!   `refs`, `distinct`, `capacity`, `misses`, `miss_ratio`, `policy`.
+//! * [`Capacity`]: pages, or a percentage of the distinct pages rounded
+//!   down, at least 1.
+//! * [`mrc`]: policies × sizes in parallel ([`par_map`], one thread per core
+//!   unless told), OPT always included as the floor; [`MrcTable`] renders a
+//!   text table, CSV and an SVG+PNG plot.
+//! * [`SimError`]: bad trace, unknown policy, bad capacity, output errors.
+//!
+//! Speed (release, one core): `lru`, `fifo` and `clock` replay w106
+//! (5.3 M references) in well under a second after loading; OPT in about a
+//! second (see `docs/POLICIES.md`).
 
 mod capacity;
 mod error;
 mod mrc;
+mod plot;
 mod registry;
 mod simulate;
 
