@@ -144,3 +144,15 @@ fn lirs_within_2_percent_of_the_authors() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+#[test]
+fn clockpro_within_2_percent_of_the_authors() {
+    let mut bad = Vec::new();
+    for &(name, cap, _, want) in AUTHORS {
+        let got = misses(name, cap, "clockpro");
+        if !within(got, want, 2.0) {
+            bad.push(format!("clockpro {name}@{cap}: {got} vs {want}"));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

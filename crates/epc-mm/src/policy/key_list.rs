@@ -103,6 +103,41 @@ impl KeyList {
         (next != NIL).then(|| self.nodes[next as usize].key)
     }
 
+    /// Inserts `key` just before `at` (at the tail if `at` is `None` or
+    /// absent); `false` (and no change) if `key` is present.
+    pub(crate) fn insert_before(&mut self, key: PageKey, at: Option<PageKey>) -> bool {
+        let Some(&at) = at.and_then(|a| self.index.get(&a)) else {
+            return self.push_back(key);
+        };
+        if self.index.contains_key(&key) {
+            return false;
+        }
+        let prev = self.nodes[at as usize].prev;
+        let node = Node {
+            key,
+            prev,
+            next: at,
+        };
+        let slot = match self.spare.pop() {
+            Some(s) => {
+                self.nodes[s as usize] = node;
+                s
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        if prev == NIL {
+            self.head = Some(slot);
+        } else {
+            self.nodes[prev as usize].next = slot;
+        }
+        self.nodes[at as usize].prev = slot;
+        self.index.insert(key, slot);
+        true
+    }
+
     /// Moves `key` to the tail; `false` if absent.
     pub(crate) fn move_to_back(&mut self, key: PageKey) -> bool {
         let Some(&slot) = self.index.get(&key) else {
@@ -194,5 +229,13 @@ mod tests {
         assert_eq!(l.front(), Some(k(1)));
         assert_eq!(l.next_of(k(3)), Some(k(0)));
         assert_eq!(l.next_of(k(2)), None);
+        assert!(l.insert_before(k(8), Some(k(1))));
+        assert!(l.insert_before(k(9), Some(k(0))));
+        assert!(l.insert_before(k(10), None));
+        assert!(!l.insert_before(k(10), Some(k(1))));
+        assert_eq!(
+            l.iter().collect::<Vec<_>>(),
+            vec![k(8), k(1), k(3), k(9), k(0), k(2), k(10)]
+        );
     }
 }

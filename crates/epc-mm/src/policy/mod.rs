@@ -8,6 +8,7 @@
 //! (see [`LiveAsOffline`]).
 
 mod arc;
+mod clockpro;
 mod fifo;
 mod key_list;
 mod lirs;
@@ -20,6 +21,7 @@ mod sieve;
 mod tide;
 
 pub use arc::ArcCache;
+pub use clockpro::ClockPro;
 pub use fifo::Fifo;
 pub use lirs::Lirs;
 pub use lru::Lru;
@@ -116,12 +118,21 @@ pub enum PolicyKind {
     Sieve,
     /// [`Tide`] ("tide"), the project's own.
     Tide,
+    /// [`ClockPro`] ("clockpro").
+    ClockPro,
 }
 
 impl PolicyKind {
     /// Every accepted name, for help texts.
-    pub const NAMES: &'static [&'static str] =
-        &["default", "clock", "second-chance", "fifo", "sieve", "tide"];
+    pub const NAMES: &'static [&'static str] = &[
+        "default",
+        "clock",
+        "second-chance",
+        "fifo",
+        "sieve",
+        "tide",
+        "clockpro",
+    ];
 
     /// The policy called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Result<Self, PolicyError> {
@@ -130,6 +141,7 @@ impl PolicyKind {
             "fifo" => Ok(PolicyKind::Fifo),
             "sieve" => Ok(PolicyKind::Sieve),
             "tide" => Ok(PolicyKind::Tide),
+            "clockpro" | "clock-pro" => Ok(PolicyKind::ClockPro),
             _ => Err(PolicyError::UnknownName(name.to_owned())),
         }
     }
@@ -141,6 +153,7 @@ impl PolicyKind {
             PolicyKind::Fifo => "fifo",
             PolicyKind::Sieve => "sieve",
             PolicyKind::Tide => "tide",
+            PolicyKind::ClockPro => "clockpro",
         }
     }
 
@@ -151,6 +164,7 @@ impl PolicyKind {
             PolicyKind::Fifo => Box::new(Fifo::new()),
             PolicyKind::Sieve => Box::new(Sieve::new()),
             PolicyKind::Tide => Box::new(Tide::new()),
+            PolicyKind::ClockPro => Box::new(ClockPro::new()),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use super::SimError;
 use epc_mm::{
-    ArcCache, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyKind, S3Fifo, SecondChance,
-    Sieve, Tide,
+    ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyKind, S3Fifo,
+    SecondChance, Sieve, Tide,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -42,6 +42,9 @@ pub enum SimPolicy {
     Opt,
     /// Tide, the project's own (live).
     Tide,
+    /// CLOCK-Pro (live; simulated with the bit clear on insertion, as in
+    /// the paper).
+    ClockPro,
 }
 
 impl SimPolicy {
@@ -57,6 +60,7 @@ impl SimPolicy {
         SimPolicy::Lirs,
         SimPolicy::Opt,
         SimPolicy::Tide,
+        SimPolicy::ClockPro,
     ];
 
     /// Every accepted name (aliases included), for help texts.
@@ -74,6 +78,7 @@ impl SimPolicy {
         "opt",
         "belady",
         "tide",
+        "clockpro",
     ];
 
     /// The policy called `name` (case-insensitive). `default` names the
@@ -94,6 +99,7 @@ impl SimPolicy {
             "lirs" => SimPolicy::Lirs,
             "opt" | "belady" | "min" => SimPolicy::Opt,
             "tide" => SimPolicy::Tide,
+            "clockpro" | "clock-pro" => SimPolicy::ClockPro,
             _ => {
                 // A live policy registered in the manager but not listed
                 // here still runs, through its live form.
@@ -112,6 +118,7 @@ impl SimPolicy {
             PolicyKind::Fifo => SimPolicy::Fifo,
             PolicyKind::Sieve => SimPolicy::Sieve,
             PolicyKind::Tide => SimPolicy::Tide,
+            PolicyKind::ClockPro => SimPolicy::ClockPro,
         }
     }
 
@@ -128,6 +135,7 @@ impl SimPolicy {
             SimPolicy::Lirs => "lirs",
             SimPolicy::Opt => "opt",
             SimPolicy::Tide => "tide",
+            SimPolicy::ClockPro => "clockpro",
         }
     }
 
@@ -138,6 +146,7 @@ impl SimPolicy {
             SimPolicy::Clock => Some(PolicyKind::SecondChance),
             SimPolicy::Sieve => Some(PolicyKind::Sieve),
             SimPolicy::Tide => Some(PolicyKind::Tide),
+            SimPolicy::ClockPro => Some(PolicyKind::ClockPro),
             _ => None,
         }
     }
@@ -153,7 +162,10 @@ impl SimPolicy {
     /// set. The live manager always gives a set bit (the faulting access
     /// sets it); see [`Drive`](super::Drive).
     pub fn textbook_young_on_insert(self) -> bool {
-        !matches!(self, SimPolicy::Clock0 | SimPolicy::Sieve)
+        !matches!(
+            self,
+            SimPolicy::Clock0 | SimPolicy::Sieve | SimPolicy::ClockPro
+        )
     }
 
     /// A fresh instance for a cache of `capacity` pages, driven as `drive`
@@ -174,6 +186,7 @@ impl SimPolicy {
             SimPolicy::Lirs => Box::new(Lirs::new(capacity)),
             SimPolicy::Opt => Box::new(Opt::new()),
             SimPolicy::Tide => Box::new(LiveAsOffline::new(Tide::new(), young)),
+            SimPolicy::ClockPro => Box::new(LiveAsOffline::new(ClockPro::new(), young)),
         }
     }
 }
