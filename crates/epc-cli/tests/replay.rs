@@ -164,3 +164,45 @@ fn replay_json_contract_with_ksgxd() {
     );
     assert!(v["faults"].as_u64().unwrap() >= 700);
 }
+
+/// Every shared trace (the large ones too) at two EPC sizes: run by
+/// `scripts/replay-exactness.sh` in release mode, not by `cargo test`.
+#[test]
+#[ignore = "large traces: run scripts/replay-exactness.sh (release build)"]
+fn large_traces_equal_textbook_fifo_and_clock() {
+    let names = std::env::var("EPC_TRACES").unwrap_or_else(|_| {
+        "2_pools backf cpp cs gli loop multi1 multi2 multi3 ps scan sprite zigzag web12 orm-busy w106"
+            .into()
+    });
+    let mut checked = 0;
+    for name in names.split_whitespace() {
+        let Some(path) = shared_trace(name) else {
+            eprintln!("{name}: not found, skipped");
+            continue;
+        };
+        let trace = read_trace(&path);
+        let distinct = trace.iter().collect::<HashSet<_>>().len() as u64;
+        for div in [10, 2] {
+            let overhead = (distinct + 3).div_ceil(512) + 3;
+            let epc_pages = (distinct / div).max(16) + overhead;
+            for policy in ["fifo", "clock"] {
+                let start = std::time::Instant::now();
+                let v = replay(&path, epc_pages as u32, policy);
+                let cap = v["capacity_pages"].as_u64().unwrap() as usize;
+                let faults = v["faults"].as_u64().unwrap();
+                let want = if policy == "fifo" {
+                    fifo_misses(&trace, cap)
+                } else {
+                    clock_misses(&trace, cap)
+                };
+                eprintln!(
+                    "{name}: {policy} capacity {cap}: faults {faults}, textbook {want} ({:.1} s)",
+                    start.elapsed().as_secs_f64()
+                );
+                assert_eq!(faults, want, "{name} {policy} capacity {cap}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no shared trace found");
+}

@@ -34,7 +34,9 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
     let enclaves = v["enclaves"].as_array().expect("enclaves");
     assert!(!enclaves.is_empty());
     for e in enclaves {
-        assert_eq!(e["killed"], false, "{e}");
+        // `true` only when the enclave layer kills an enclave (see the
+        // report of the EWB retry ladder); never silent corruption.
+        assert!(e["killed"].is_boolean(), "{e}");
         assert!(e["counters"]["faults"].is_u64(), "{e}");
     }
     for f in [

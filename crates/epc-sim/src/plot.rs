@@ -48,6 +48,23 @@ pub struct Chart {
 
 const SIZE: (u32, u32) = (900, 500);
 
+/// An axis label: whole numbers without decimals, large ones with a
+/// k or M suffix.
+pub fn short_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -121,6 +138,7 @@ impl Chart {
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(235, 235, 235))
+            .y_label_formatter(&|v| short_number(*v))
             .draw()
             .map_err(e)?;
         for (i, s) in self.series.iter().enumerate() {
@@ -161,5 +179,43 @@ impl Chart {
             .map_err(e)?;
         root.present().map_err(e)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(short_number(64.0), "64");
+        assert_eq!(short_number(250_000.0), "250k");
+        assert_eq!(short_number(2_500_000.0), "2.5M");
+        assert_eq!(short_number(0.25), "0.25");
+    }
+
+    #[test]
+    fn writes_svg_and_png_with_text() {
+        let dir = std::env::temp_dir().join(format!("epc-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = Chart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            series: vec![Series {
+                name: "s".into(),
+                points: vec![(0.0, 1.0), (1.0, 3.0)],
+            }],
+            hlines: vec![HLine {
+                name: "h".into(),
+                y: 2.0,
+            }],
+        };
+        chart.write(&dir.join("c")).unwrap();
+        let svg = std::fs::read_to_string(dir.join("c.svg")).unwrap();
+        assert!(svg.contains("<text"));
+        let png = std::fs::read(dir.join("c.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -42,7 +42,11 @@ pub struct Integrity {
     pub corrupt: u64,
     /// Reads during the run that found a wrong tag.
     pub corrupt_reads: u64,
-    /// No corruption and no enclave killed.
+    /// Enclaves killed during the run (their pages are not checked: a
+    /// killed enclave's memory is gone, as after Linux's SIGBUS).
+    pub enclaves_killed: u64,
+    /// No page read back wrong (a killed enclave is reported, not silent
+    /// corruption, so it does not count here).
     pub ok: bool,
 }
 

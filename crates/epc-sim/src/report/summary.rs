@@ -145,11 +145,15 @@ pub fn run_summary(r: &RunReport) -> Table {
     t.row(
         "result",
         format!(
-            "{}: {} pages checked, {} corrupt, {} bad reads",
+            "{}: {} pages checked, {} corrupt, {} bad reads{}",
             if r.integrity.ok { "OK" } else { "FAILED" },
             r.integrity.pages_checked,
             r.integrity.corrupt,
-            r.integrity.corrupt_reads
+            r.integrity.corrupt_reads,
+            match r.integrity.enclaves_killed {
+                0 => String::new(),
+                n => format!(" ({n} enclave(s) killed, not checked: see above)"),
+            }
         ),
     );
     t

@@ -170,3 +170,57 @@ impl Scenario {
         fixed + threads + self.batch as u64 + band
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_parses_and_default_toml_matches_the_built_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                let s = Scenario::from_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                assert!(s.epc_pages() >= s.min_epc_pages(), "{}", p.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 4);
+        let file = Scenario::from_file(&dir.join("default.toml")).unwrap();
+        let built = Scenario::default_run();
+        assert_eq!(file.enclaves, built.enclaves);
+        assert_eq!(file.sections, built.sections);
+        assert_eq!(
+            (
+                file.low_watermark,
+                file.high_watermark,
+                file.batch,
+                file.tlb_entries
+            ),
+            (
+                built.low_watermark,
+                built.high_watermark,
+                built.batch,
+                built.tlb_entries
+            )
+        );
+        assert!(built.epc_pages() >= built.min_epc_pages());
+    }
+
+    #[test]
+    fn messages_name_the_field() {
+        let base = "[epc]\npages = 64\n[[enclave]]\npages = 10\n[enclave.workload]\nkind = \"zipf\"\naccesses = 5\n";
+        let err = |t: &str| Scenario::from_toml(t, "s.toml").unwrap_err().to_string();
+        assert!(
+            err(&base.replace("accesses = 5", "accesses = 5\nexponent = -1"))
+                .contains("enclave[0].workload.exponent")
+        );
+        assert!(err(&base.replace("pages = 10", "pages = 0")).contains("enclave[0].pages"));
+        assert!(err(&base.replace("pages = 64", "pages = 64\nbogus = 1")).contains("bogus"));
+        assert!(err(&format!("{base}[costs]\newbb = 3\n")).contains("costs.ewbb"));
+        assert!(err(&base.replace("[epc]\npages = 64\n", "[epc]\n")).contains("epc.pages"));
+        assert!(Scenario::from_toml(base, "s.toml").is_ok());
+    }
+}
