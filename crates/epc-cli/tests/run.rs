@@ -208,3 +208,34 @@ fn no_arguments_runs_the_default_scenario() {
     assert!(dir.join("epc-report/report.json").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK:"));
 }
+
+#[test]
+fn trace_workload_in_a_scenario() {
+    let dir = scratch("run_trace_workload");
+    let trace = dir.join("t.txt");
+    let text: String = (0..5000u64)
+        .map(|i| format!("{}\n", (i * 13) % 300))
+        .collect();
+    std::fs::write(&trace, text).unwrap();
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[epc]\npages = 128\n[manager]\nlow_watermark = 8\nhigh_watermark = 16\nbatch = 8\n\
+             [[enclave]]\npages = 300\nthreads = 2\n[enclave.workload]\nkind = \"trace\"\n\
+             path = {:?}\naccesses = 3000\nwrite_ratio = 0.2\n",
+            trace.display().to_string()
+        ),
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["accesses"], 6000);
+    assert!(v["counters"]["faults"].as_u64().unwrap() >= 300);
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[command(
     name = "epc",
     version,
-    about,
+    about = "An SGX EPC manager (the Linux driver's, in Rust) on a software model of the SGX paging hardware",
     after_help = "With no command, runs the built-in default scenario (`epc run`).\n\n\
 Examples:\n  epc                                   # the default run, report in epc-report/\n  \
 epc run --scenario examples/two-nodes.toml\n  \

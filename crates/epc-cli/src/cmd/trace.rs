@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  epc trace stats ../shared/traces/cs.trace.xz\n  \
+epc trace convert app.lackey app.bin.zst --format binary\n  \
+epc trace record -o ls.trace -- ls /"
+)]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: TraceCommand,
