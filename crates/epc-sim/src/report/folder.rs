@@ -34,7 +34,7 @@ pub fn write_run_folder(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, SimEr
 /// The time series as CSV: one row per sample.
 pub fn timeseries_csv(r: &RunReport) -> String {
     let mut s = String::from(
-        "t_seconds,free_pages,low_watermark,high_watermark,faults,evictions,eldu,fault_rate,eviction_rate",
+        "t_seconds,free_pages,low_watermark,high_watermark,faults,evictions,eldu,fault_rate,eviction_rate,reclaimable_pages",
     );
     for n in &r.enclave_names {
         // Names come from the scenario; keep the header one CSV field each.
@@ -54,7 +54,7 @@ pub fn timeseries_csv(r: &RunReport) -> String {
     for x in &r.samples {
         let _ = write!(
             s,
-            "{:.3},{},{},{},{},{},{},{:.1},{:.1}",
+            "{:.3},{},{},{},{},{},{},{:.1},{:.1},{}",
             x.t,
             x.free_pages,
             r.low_watermark,
@@ -63,7 +63,8 @@ pub fn timeseries_csv(r: &RunReport) -> String {
             x.evictions,
             x.eldu,
             x.fault_rate,
-            x.eviction_rate
+            x.eviction_rate,
+            x.reclaimable_pages
         );
         for v in &x.resident {
             let _ = write!(s, ",{v}");

@@ -19,6 +19,8 @@ pub struct Sample {
     pub t: f64,
     /// Free EPC pages.
     pub free_pages: u64,
+    /// Pages on the manager's reclaimable list.
+    pub reclaimable_pages: u64,
     /// Faults in the interval.
     pub faults: u64,
     /// Pages evicted (EWB by the manager) in the interval.

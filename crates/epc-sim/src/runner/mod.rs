@@ -127,6 +127,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         samples.push(Sample {
             t,
             free_pages: c.free_pages,
+            reclaimable_pages: c.reclaimable_pages,
             faults,
             evictions,
             eldu,
