@@ -1,6 +1,6 @@
 //! Miss-ratio curves of one trace as a table, CSV and plot:
 //! `cargo run --release -p epc-sim --example mrc_plot -- TRACE OUT_BASE [POLICIES] [SIZES]`
-//! (defaults: clock,lru,tide,s3fifo,lirs,arc,sieve and 1,2,5,10,20,40 %).
+//! (defaults: clock,lru,tide,clockpro,s3fifo,lirs,arc and 1,2,5,10,20,40 %).
 //! Writes `OUT_BASE.csv`, `OUT_BASE.svg` and `OUT_BASE.png`.
 
 use epc_sim::offline::{mrc, Capacity, SimPolicy, Trace};
@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let policies = args
         .get(2)
-        .map_or("clock,lru,tide,s3fifo,lirs,arc,sieve", |s| s.as_str())
+        .map_or("clock,lru,tide,clockpro,s3fifo,lirs,arc", |s| s.as_str())
         .split(',')
         .map(SimPolicy::from_name)
         .collect::<Result<Vec<_>, _>>()?;

@@ -156,3 +156,80 @@ fn clockpro_within_2_percent_of_the_authors() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// §5.4 (libCacheSim 0.3.5 miss ratios, 4 decimals) on the two large
+/// traces, and OPT on w106 in under 2 s. Release mode:
+/// `cargo test --release -p epc-sim --test policy_goldens -- --ignored`.
+#[test]
+#[ignore]
+fn large_traces_match_libcachesim_ratios() {
+    // trace, size %, LRU, FIFO, CLOCK (init_freq=0), ARC, SIEVE, OPT
+    let rows: &[(&str, f64, [f64; 6])] = &[
+        (
+            "w106",
+            1.0,
+            [0.2021, 0.2220, 0.2066, 0.2002, 0.1955, 0.1508],
+        ),
+        (
+            "w106",
+            5.0,
+            [0.1432, 0.1461, 0.1421, 0.1415, 0.1230, 0.0820],
+        ),
+        (
+            "w106",
+            10.0,
+            [0.0823, 0.0978, 0.0838, 0.0793, 0.0836, 0.0606],
+        ),
+        (
+            "w106",
+            20.0,
+            [0.0662, 0.0706, 0.0661, 0.0669, 0.0660, 0.0520],
+        ),
+        (
+            "orm-busy",
+            1.0,
+            [0.2297, 0.2406, 0.2322, 0.2325, 0.2947, 0.1718],
+        ),
+        (
+            "orm-busy",
+            5.0,
+            [0.1587, 0.1684, 0.1596, 0.1568, 0.1611, 0.0982],
+        ),
+        (
+            "orm-busy",
+            10.0,
+            [0.1199, 0.1321, 0.1226, 0.1196, 0.1188, 0.0669],
+        ),
+        (
+            "orm-busy",
+            20.0,
+            [0.0789, 0.0928, 0.0808, 0.0788, 0.0761, 0.0410],
+        ),
+    ];
+    let mut bad = Vec::new();
+    for &(name, pct, want) in rows {
+        let t = trace(name);
+        for (i, policy) in ["lru", "fifo", "clock0", "arc", "sieve", "opt"]
+            .iter()
+            .enumerate()
+        {
+            let start = std::time::Instant::now();
+            let r = simulate(
+                &t,
+                Capacity::Percent(pct),
+                SimPolicy::from_name(policy).unwrap(),
+            );
+            if *policy == "opt" && name == "w106" {
+                let s = start.elapsed().as_secs_f64();
+                assert!(s < 2.0, "OPT on w106 took {s:.2} s");
+            }
+            if (r.miss_ratio - want[i]).abs() > 0.00005 {
+                bad.push(format!(
+                    "{policy} {name}@{pct}%: {:.4} vs {}",
+                    r.miss_ratio, want[i]
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -7,7 +7,8 @@ use crate::plot::{Chart, Series};
 use std::path::Path;
 
 impl MrcTable {
-    /// The chart: x is the cache size in pages, y the miss ratio.
+    /// The chart: x is the cache size in pages, y the miss ratio. The
+    /// chart module has eight colours: keep to seven policies plus OPT.
     pub fn chart(&self) -> Chart {
         let series = self
             .policies
