@@ -198,9 +198,9 @@ fn ctrl_c_stops_and_still_writes_the_report() {
     assert!(dir.join("report.json").exists() && dir.join("rates.png").exists());
 }
 
-/// `epc` with no arguments is the default run (about 15 seconds).
+/// `epc` with no arguments is the default run (about 12 seconds).
 #[test]
-#[ignore = "runs the full default scenario (~15 s)"]
+#[ignore = "runs the full default scenario (~12 s)"]
 fn no_arguments_runs_the_default_scenario() {
     let dir = scratch("run_noargs");
     let out = epc().current_dir(&dir).output().expect("runs");

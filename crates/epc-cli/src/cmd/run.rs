@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(after_help = "Examples:\n  \
-epc run                                   # built-in scenario, about 15 s\n  \
+epc run                                   # built-in scenario, about 12 s\n  \
 epc run --scenario examples/zipf-vs-scan.toml --out my-report\n  \
 epc run --duration 2 --json > result.json # short run, JSON on stdout\n\n\
 The report folder holds report.json, timeseries.csv and the plots\n\

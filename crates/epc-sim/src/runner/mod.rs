@@ -225,8 +225,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             counters: metrics::enclave_map(&per_enclave[i]),
         });
     }
-    integrity.ok =
-        integrity.corrupt == 0 && integrity.corrupt_reads == 0 && reports.iter().all(|r| !r.killed);
+    integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
+    integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
     for e in &enclaves {
         e.destroy();
     }

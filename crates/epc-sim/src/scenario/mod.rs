@@ -58,12 +58,12 @@ impl Scenario {
     /// The built-in scenario of `epc run`: a 24 MiB EPC, four enclaves with
     /// two threads each and working sets that add up to about 2.6 times
     /// the EPC, with skewed, uniform, scanning and phased patterns, for
-    /// about 15 seconds.
+    /// about 12 seconds.
     pub fn default_run() -> Scenario {
         let wl = |pattern, write_ratio, seed| WorkloadSpec {
             pattern,
             write_ratio,
-            length: Length::Seconds(15.0),
+            length: Length::Seconds(12.0),
             seed,
         };
         let enclave = |name: &str, pages, workload| EnclaveSpec {
