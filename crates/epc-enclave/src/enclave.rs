@@ -272,9 +272,10 @@ impl Enclave {
     /// Puts a resident page on the manager's list; whether it got there.
     pub(crate) fn mark(&self, page: &EpcPage, addr: LinearAddress) -> bool {
         let owner: Weak<dyn PageOwner> = self.weak.clone();
-        self.mm
-            .mark_reclaimable(page, self.key(addr), owner)
-            .is_ok()
+        let r = self.mm.mark_reclaimable(page, self.key(addr), owner);
+        // A refusal would leave the page off the list for good.
+        debug_assert!(r.is_ok(), "marking {addr} reclaimable: {r:?}");
+        r.is_ok()
     }
 
     /// EINIT. From here threads may enter and pages cannot be added.

@@ -64,7 +64,7 @@ impl Enclave {
                 return Ok(evicted);
             }
             if let SecsState::Resident(secs) = &inner.secs {
-                self.etrack(secs.id());
+                let _ = self.etrack(secs.id());
             }
             for addr in victims {
                 let job = self.begin_write(&mut inner, addr);

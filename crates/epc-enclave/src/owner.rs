@@ -9,12 +9,19 @@ use crate::state::{Inner, Residency, SecsState};
 use epc_hw::{EpcPageId, Fault, GpCause, LeafError, LinearAddress, SealedPage, SgxError, VaSlot};
 use epc_mm::{BlockOutcome, EpcPage, PageKey, PageOwner, Tracked, WriteOutcome};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-/// Rounds of the EWB retry ladder before the write is declared failed. Two
-/// suffice when the enclave's threads cooperate (Linux's EWB, ETRACK + EWB,
-/// IPI + EWB); the rest absorb SGX_PREV_TRK_INCMPL from a tracking cycle
-/// another reclaimer opened and threads re-entering between rounds.
-pub(crate) const EWB_MAX_ROUNDS: u32 = 16;
+/// ETRACK + IPI rounds of the EWB retry ladder, counting only rounds whose
+/// ETRACK opened a cycle, before the write is declared failed. One such
+/// round always suffices, since the IPIs are synchronous: every LP inside at
+/// the ETRACK has left when they return. Refused ETRACKs (a cycle another
+/// reclaimer opened, or its ETRACK running at this instant) do not count:
+/// under CPU contention a preempted reclaimer can hold the tracking for a
+/// long time, and that is no reason to kill an enclave.
+pub(crate) const EWB_TRACKED_ROUNDS: u32 = 8;
+
+/// How long the ladder may keep retrying refused ETRACKs.
+pub(crate) const EWB_LADDER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A write in progress: what `begin_write` took under the lock.
 #[derive(Debug)]
@@ -26,18 +33,25 @@ pub(crate) struct WriteJob {
 }
 
 impl Enclave {
-    /// ETRACK on the SECS, counting the outcome.
-    pub(crate) fn etrack(&self, secs: EpcPageId) {
+    /// ETRACK on the SECS, counting the outcome; whether a cycle opened.
+    pub(crate) fn etrack(&self, secs: EpcPageId) -> bool {
         match self.machine.etrack(secs) {
-            Ok(()) => bump(&self.cells.etrack),
+            Ok(()) => {
+                bump(&self.cells.etrack);
+                true
+            }
             // A cycle is still open, or another reclaimer's ETRACK is
             // running right now (#GP on the SECS): the ladder's IPIs and
             // next ETRACK deal with both.
             Err(LeafError::Sgx(SgxError::PrevTrkIncmpl))
             | Err(LeafError::Fault(Fault::GeneralProtection(GpCause::Conflict(_)))) => {
-                bump(&self.cells.prev_trk_incmpl)
+                bump(&self.cells.prev_trk_incmpl);
+                false
             }
-            Err(e) => debug_assert!(false, "ETRACK of a resident SECS: {e}"),
+            Err(e) => {
+                debug_assert!(false, "ETRACK of a resident SECS: {e}");
+                false
+            }
         }
     }
 
@@ -47,10 +61,13 @@ impl Enclave {
         bump(&self.cells.ipis);
     }
 
-    /// EWB with the retry ladder: plain EWB; on SGX_NOT_TRACKED, ETRACK and
-    /// retry; then IPIs (forcing every LP that might hold a translation out)
-    /// and retry; then ETRACK and IPIs together, for a cycle someone else
-    /// opened (SGX_PREV_TRK_INCMPL) or threads that re-entered.
+    /// EWB with the retry ladder: plain EWB (an earlier ETRACK may cover
+    /// the page); on SGX_NOT_TRACKED, ETRACK and retry; then IPIs (forcing
+    /// every LP that might hold a translation out) and retry; then ETRACK
+    /// and IPIs together, for a cycle someone else opened
+    /// (SGX_PREV_TRK_INCMPL) or threads that re-entered, yielding when the
+    /// ETRACK is refused, until [`EWB_TRACKED_ROUNDS`] rounds with an
+    /// accepted ETRACK or [`EWB_LADDER_TIMEOUT`] have passed.
     pub(crate) fn ewb_ladder(
         &self,
         secs: EpcPageId,
@@ -58,7 +75,9 @@ impl Enclave {
         slot: VaSlot,
         out: &mut SealedPage,
     ) -> Result<LinearAddress, LeafError> {
-        let mut round = 0;
+        let mut round = 0u32;
+        let mut tracked_rounds = 0;
+        let mut deadline = None;
         loop {
             match self.machine.ewb(page, slot, out) {
                 Ok(done) => {
@@ -66,14 +85,25 @@ impl Enclave {
                     bump(&self.cells.ewb);
                     return Ok(done.value);
                 }
-                Err(LeafError::Sgx(SgxError::NotTracked)) if round < EWB_MAX_ROUNDS => {
+                Err(LeafError::Sgx(SgxError::NotTracked)) => {
                     bump(&self.cells.not_tracked);
                     match round {
-                        0 => self.etrack(secs),
+                        0 => {
+                            self.etrack(secs);
+                        }
                         1 => self.ipi(secs),
                         _ => {
-                            self.etrack(secs);
+                            let started = *deadline
+                                .get_or_insert_with(|| Instant::now() + EWB_LADDER_TIMEOUT);
+                            if self.etrack(secs) {
+                                tracked_rounds += 1;
+                            } else {
+                                std::thread::yield_now();
+                            }
                             self.ipi(secs);
+                            if tracked_rounds > EWB_TRACKED_ROUNDS || Instant::now() > started {
+                                return Err(LeafError::Sgx(SgxError::NotTracked));
+                            }
                         }
                     }
                     round += 1;
@@ -283,7 +313,7 @@ impl PageOwner for Enclave {
     fn track(&self) {
         let inner = self.inner.lock();
         if let SecsState::Resident(secs) = &inner.secs {
-            self.etrack(secs.id());
+            let _ = self.etrack(secs.id());
         }
     }
 

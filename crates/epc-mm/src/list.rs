@@ -20,6 +20,12 @@ use thiserror::Error;
 pub(crate) struct Slot {
     pub(crate) key: PageKey,
     pub(crate) owner: Weak<dyn PageOwner>,
+    /// The page was isolated and written out, and its owner has already
+    /// brought the same key back on another page (a quick re-fault) before
+    /// the batch finished: the policy has been told of the eviction and the
+    /// key index names the new page, so the batch's finish must not touch
+    /// either.
+    pub(crate) superseded: bool,
 }
 
 /// State under the list lock.
@@ -96,10 +102,28 @@ impl Reclaimable {
             PageState::Isolated => return Err(ListError::Busy),
             PageState::Free => return Err(ListError::NotAllocated),
         }
-        if list.keys.contains_key(&key) {
-            return Err(ListError::DuplicateKey(key));
+        if let Some(&old) = list.keys.get(&key) {
+            // The same key may come back while its previous page is still
+            // isolated by a batch that has not finished: the owner handed
+            // that page back as written, then faulted the key in again.
+            // Account for the eviction now, so the policy sees the events in
+            // their real order; anything else is a second page under one key.
+            let old_state = PageState::from_u8(states[old.index()].load(Ordering::Relaxed));
+            let old_slot = list.slots[old.index()].as_mut();
+            match (old_state, old_slot) {
+                (PageState::Isolated, Some(slot)) if !slot.superseded => {
+                    slot.superseded = true;
+                    list.keys.remove(&key);
+                    list.policy.evicted(key);
+                }
+                _ => return Err(ListError::DuplicateKey(key)),
+            }
         }
-        list.slots[page.index()] = Some(Slot { key, owner });
+        list.slots[page.index()] = Some(Slot {
+            key,
+            owner,
+            superseded: false,
+        });
         list.keys.insert(key, page);
         list.policy.inserted(key);
         states[page.index()].store(PageState::Tracked as u8, Ordering::Relaxed);

@@ -267,13 +267,17 @@ fn finish(inner: &Inner, batch: &mut Vec<Entry>) {
             let Stage::Done { evicted } = e.stage else {
                 continue;
             };
-            list.keys.remove(&e.key);
-            list.slots[e.page.index()] = None;
+            let superseded = list.slots[e.page.index()]
+                .take()
+                .is_some_and(|s| s.superseded);
             list.isolated -= 1;
-            if evicted {
-                list.policy.evicted(e.key);
-            } else {
-                list.policy.removed(e.key);
+            if !superseded {
+                list.keys.remove(&e.key);
+                if evicted {
+                    list.policy.evicted(e.key);
+                } else {
+                    list.policy.removed(e.key);
+                }
             }
             // Held by this batch until it reaches the free list below.
             inner.states[e.page.index()].store(PageState::InUse as u8, Ordering::Relaxed);

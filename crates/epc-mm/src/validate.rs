@@ -132,7 +132,7 @@ impl EpcManager {
             }
         }
 
-        let (mut tracked, mut isolated, mut free) = (0, 0, 0);
+        let (mut tracked, mut isolated, mut free, mut superseded) = (0, 0, 0, 0);
         for (i, listed) in on_free_list.iter().enumerate() {
             let page = EpcPageId(i as u32);
             let state = inner.state(page);
@@ -152,7 +152,12 @@ impl EpcManager {
                 }
                 PageState::Isolated => {
                     isolated += 1;
-                    slot.is_some_and(|s| !list.policy.contains(s.key))
+                    // A superseded page's key is resident again on another
+                    // page (see `Slot::superseded`).
+                    slot.is_some_and(|s| {
+                        superseded += usize::from(s.superseded);
+                        s.superseded || !list.policy.contains(s.key)
+                    })
                 }
             };
             if !ok {
@@ -169,7 +174,11 @@ impl EpcManager {
         }
         count("policy resident pages", list.policy.len(), tracked)?;
         count("isolated pages", list.isolated, isolated)?;
-        count("key index", list.keys.len(), tracked + isolated)?;
+        count(
+            "key index",
+            list.keys.len(),
+            tracked + isolated - superseded,
+        )?;
         count(
             "published reclaimable pages",
             inner.reclaimable.nr_listed(),
