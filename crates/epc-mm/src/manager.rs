@@ -149,6 +149,20 @@ impl EpcManager {
         self.inner.reclaimable.unmark(page.id(), &self.inner.states)
     }
 
+    /// Replaces the policy with `policy` (a fresh one, for an experiment
+    /// that must start cold: adaptive policies keep state, such as targets
+    /// and ghost lists, across pages that come and go). Refused with
+    /// [`ListError::Busy`] unless no page is on the list or isolated.
+    pub fn replace_policy(&self, policy: Box<dyn ReclaimPolicy>) -> Result<(), ListError> {
+        let mut list = self.inner.reclaimable.lock();
+        if !list.policy.is_empty() || list.isolated != 0 {
+            return Err(ListError::Busy);
+        }
+        list.policy = policy;
+        self.inner.reclaimable.publish(&list);
+        Ok(())
+    }
+
     /// Runs one reclaim batch now (as ksgxd would), on the calling thread.
     pub fn reclaim_batch(&self, permit: &mut ReclaimPermit) -> BatchReport {
         let _ = permit;

@@ -198,6 +198,11 @@ pub fn replay(
     let pinned = 1 + usage.va_pages as u64 + 2;
     let capacity_pages = u64::from(o.epc_pages) - pinned;
 
+    // Nothing is on the manager's list now (the regular pages are evicted,
+    // the TCS and SSA pinned): a fresh policy makes the start truly cold,
+    // without the history an adaptive policy kept from the build.
+    mm.replace_policy(o.policy.build())
+        .map_err(|e| SimError::system(format!("resetting the policy: {e}")))?;
     enclave.reset_counters();
     let mm0 = mm.counters();
     let ledger0 = machine.ledger().snapshot();

@@ -1,8 +1,10 @@
 //! The subcommands. Adding one is a file here with an `Args` struct and a
 //! `run` function, and a line in [`Command`] and in [`dispatch`].
 
+mod mrc;
 mod replay;
 mod run;
+mod sim;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +23,9 @@ use std::sync::Arc;
 Examples:\n  epc                                   # the default run, report in epc-report/\n  \
 epc run --scenario examples/two-nodes.toml\n  \
 epc replay ../shared/traces/cs.trace.xz --epc-pages 512 --deterministic --tlb-entries 0\n  \
-epc trace stats ../shared/traces/cs.trace.xz"
+epc trace stats ../shared/traces/cs.trace.xz\n  \
+epc sim ../shared/traces/cs.trace.xz --capacity 10% --policy tide\n  \
+epc mrc ../shared/traces/web12.trace.xz --policies clock,lru,tide"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -37,6 +41,10 @@ enum Command {
     Replay(replay::Args),
     /// Trace tools: statistics, conversion, recording.
     Trace(trace::Args),
+    /// Replay a trace through one policy offline (no hardware model).
+    Sim(sim::Args),
+    /// Miss-ratio curves of several policies, with OPT as the floor.
+    Mrc(mrc::Args),
 }
 
 /// Runs the command line; the exit code on success.
@@ -46,5 +54,7 @@ pub(crate) fn dispatch(cli: Cli, stop: Arc<AtomicBool>) -> Result<ExitCode, SimE
         Some(Command::Run(a)) => run::run(a, stop),
         Some(Command::Replay(a)) => replay::run(a, stop),
         Some(Command::Trace(a)) => trace::run(a),
+        Some(Command::Sim(a)) => sim::run(a),
+        Some(Command::Mrc(a)) => mrc::run(a),
     }
 }

@@ -1,0 +1,135 @@
+//! `epc sim` and `epc mrc`: the JSON contract, the files `mrc` writes, bad
+//! input, and the equivalence: for every live-capable policy, the
+//! misses of `epc sim --drive live` at `capacity_pages` equal the faults of
+//! a deterministic replay with no TLB through the whole system.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn shared_trace(name: &str) -> PathBuf {
+    common::shared_trace(name).expect("the shared traces are beside the project")
+}
+
+#[test]
+fn sim_json_contract() {
+    let v = json(
+        epc()
+            .args(["sim", "--capacity", "10%", "--policy", "clock", "--json"])
+            .arg(shared_trace("cs")),
+    );
+    assert_eq!(v["refs"], 6781);
+    assert_eq!(v["distinct"], 1409);
+    assert_eq!(v["capacity"], 140);
+    assert_eq!(v["policy"], "clock");
+    let misses = v["misses"].as_u64().unwrap();
+    let ratio = v["miss_ratio"].as_f64().unwrap();
+    assert!((ratio - misses as f64 / 6781.0).abs() < 1e-12);
+}
+
+#[test]
+fn sim_rejects_bad_input() {
+    let t = shared_trace("cs");
+    bad_input(
+        epc()
+            .args(["sim", "--capacity", "10%", "--policy", "nope"])
+            .arg(&t),
+        "unknown policy",
+    );
+    bad_input(
+        epc().args(["sim", "--capacity", "lots"]).arg(&t),
+        "capacity",
+    );
+    bad_input(
+        epc()
+            .args(["sim", "--capacity", "5", "--drive", "fast"])
+            .arg(&t),
+        "--drive",
+    );
+    bad_input(
+        epc().args(["sim", "--capacity", "5", "no/such/trace.txt"]),
+        "no/such/trace.txt",
+    );
+}
+
+#[test]
+fn mrc_writes_table_csv_and_plots() {
+    let dir = scratch("mrc");
+    let v = json(
+        epc()
+            .args([
+                "mrc",
+                "--policies",
+                "clock,lru",
+                "--sizes",
+                "5%,20%",
+                "--json",
+                "--out",
+            ])
+            .arg(&dir)
+            .arg(shared_trace("cs")),
+    );
+    let names: Vec<&str> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(names.last(), Some(&"opt"), "OPT is the floor: {names:?}");
+    for f in ["mrc.csv", "mrc.svg", "mrc.png"] {
+        assert!(dir.join(f).metadata().unwrap().len() > 0, "{f}");
+    }
+    // OPT is never above any other policy.
+    let misses = v["misses"].as_array().unwrap();
+    let opt = misses.last().unwrap().as_array().unwrap();
+    for row in misses {
+        for (m, o) in row.as_array().unwrap().iter().zip(opt) {
+            assert!(m.as_u64() >= o.as_u64());
+        }
+    }
+    bad_input(
+        epc().args(["mrc", "--sizes", ""]).arg(shared_trace("cs")),
+        "--sizes",
+    );
+}
+
+#[test]
+fn live_policies_in_sim_equal_deterministic_replay() {
+    for trace in ["cs", "gli"] {
+        for policy in ["fifo", "clock", "sieve", "clockpro", "tide"] {
+            let r = json(
+                epc()
+                    .args([
+                        "replay",
+                        "--epc-pages",
+                        "300",
+                        "--deterministic",
+                        "--tlb-entries",
+                        "0",
+                    ])
+                    .args(["--policy", policy, "--json"])
+                    .arg(shared_trace(trace)),
+            );
+            let cap = r["capacity_pages"].as_u64().unwrap().to_string();
+            let s = json(
+                epc()
+                    .args([
+                        "sim",
+                        "--capacity",
+                        &cap,
+                        "--policy",
+                        policy,
+                        "--drive",
+                        "live",
+                        "--json",
+                    ])
+                    .arg(shared_trace(trace)),
+            );
+            assert_eq!(
+                r["faults"], s["misses"],
+                "{trace} {policy}: replay faults vs sim misses at {cap} pages"
+            );
+        }
+    }
+}
