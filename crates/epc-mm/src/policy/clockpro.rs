@@ -54,7 +54,7 @@ pub struct ClockPro {
     hot: usize,
     cold: usize,
     test: usize,
-    /// Learnt cache size (the largest resident count at a victim scan).
+    /// Cache size: the resident count at the latest victim scan.
     capacity: usize,
 }
 
@@ -117,9 +117,7 @@ impl ClockPro {
                 self.hand_cold = next.filter(|&n| n != key);
                 self.unlink(key);
                 self.add(key, if hot { Kind::Hot } else { Kind::Cold });
-                while self.hot > self.capacity.saturating_sub(self.cold_target()) && self.hot > 0 {
-                    self.run_hand_hot(young, report);
-                }
+                self.balance(young, report);
                 return None;
             }
             self.cold -= 1;
@@ -131,10 +129,19 @@ impl ClockPro {
             victim = Some(key);
         }
         self.hand_cold = next;
-        while self.hot > self.capacity.saturating_sub(self.cold_target()) && self.hot > 0 {
+        self.balance(young, report);
+        victim
+    }
+
+    /// Runs `hand_hot` while hot pages exceed their share. Two turns of
+    /// the ring demote at least one page (the first clears every bit), so
+    /// the bound only matters if bits are set as fast as the hand clears.
+    fn balance(&mut self, young: Young<'_>, report: &mut ScanReport) {
+        let mut steps = 2 * self.ring.len() + 2;
+        while self.hot > self.capacity.saturating_sub(self.cold_target()) && steps > 0 {
+            steps -= 1;
             self.run_hand_hot(young, report);
         }
-        victim
     }
 
     fn run_hand_hot(&mut self, young: Young<'_>, report: &mut ScanReport) {
@@ -226,7 +233,12 @@ impl ReclaimPolicy for ClockPro {
         victims: &mut Vec<PageKey>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
-        self.capacity = self.capacity.max(self.len());
+        // The cache size is what is resident when victims are needed (the
+        // manager asks only when it needs pages). Not a running maximum: the
+        // pages the manager can give out shrink as VA pages are allocated,
+        // and a stale, larger size would leave every page hot and no cold
+        // page to take.
+        self.capacity = self.len();
         // Each turn of `hand_cold` either takes a victim or promotes a page,
         // and promotions make `hand_hot` demote pages back to cold, so a
         // victim always comes within a few turns; the bound only guards

@@ -34,9 +34,9 @@
 //!   whole cache and Tide becomes FIFO-with-promotion, close to CLOCK; on
 //!   loops and scans it stays small and protects `M`.
 //!
-//! The cache size is learnt as the largest resident count seen at a victim
-//! scan (the manager asks for victims only when it needs pages), so the
-//! policy needs no configuration.
+//! The cache size is taken as the resident count at each victim scan (the
+//! manager asks for victims only when it needs pages), so the policy needs
+//! no configuration.
 
 use super::key_list::KeyList;
 use super::{ReclaimPolicy, ScanReport};
@@ -68,7 +68,7 @@ pub struct Tide {
     /// fault's own).
     fresh: Vec<PageKey>,
     isolated: FxHashMap<PageKey, From>,
-    /// The learnt cache size (0 until the first scan).
+    /// The cache size: resident pages at the latest scan (0 before one).
     capacity: usize,
     /// Target size of `small`.
     target: f64,
@@ -159,13 +159,15 @@ impl ReclaimPolicy for Tide {
         victims: &mut Vec<PageKey>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
+        // The cache size is what is resident when victims are needed (the
+        // manager asks only when it needs pages); it follows the pool as VA
+        // pages take some of it.
         let len = self.len();
-        if len > self.capacity {
-            if self.capacity == 0 {
-                self.target = (len as f64 / 10.0).max(1.0);
-            }
-            self.capacity = len;
+        if self.capacity == 0 {
+            self.target = (len as f64 / 10.0).max(1.0);
         }
+        self.capacity = len;
+        self.target = self.target.min(len as f64).max(1.0);
         self.has_evicted = true;
         for key in self.fresh.drain(..) {
             if self.small.contains(key) {
