@@ -41,9 +41,10 @@
 //! # Memory
 //!
 //! Reading streams: the reader keeps its buffers (256 KiB each) and the
-//! decompressor state (xz: the dictionary, 8 MiB at the default preset), so
-//! a 5-million-reference trace costs a few tens of MiB at most, whatever
-//! its length.
+//! decompressor state, whatever the trace's length. Measured on w106
+//! (5.3 M references): 2.3 MiB peak resident for the plain text, 57 MiB for
+//! the shared `.xz` file (its dictionary; xz's default preset needs 8 MiB,
+//! `-9` 64 MiB); gzip and zstd need well under 10 MiB.
 //!
 //! # Example
 //!

@@ -74,9 +74,9 @@ enum Inner {
 
 /// A streaming reader of page ids: an iterator of `Result<u64, TraceError>`.
 ///
-/// It holds only its buffers (a few hundred KiB, plus the decompressor's
-/// window: up to 64 MiB for `xz -9`-style dictionaries, 8 MiB for the
-/// default preset), never the trace. At the end of a trace that held no
+/// It holds only its buffers (a few hundred KiB) and the decompressor's
+/// window (up to 64 MiB for `xz -9` files, 8 MiB at xz's default preset),
+/// never the trace. At the end of a trace that held no
 /// reference it yields [`TraceError::Empty`] once. After an error it yields
 /// nothing more.
 pub struct TraceReader {
