@@ -21,7 +21,8 @@ use crate::error::{leaf, EnclaveError, KillReason};
 use crate::page_table::EnclavePageTable;
 use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo};
 use epc_hw::{
-    EnclaveId, EpcPageId, LinearAddress, Machine, NodeId, Perms, SecInfo, Tcs, PAGE_SIZE,
+    EnclaveId, EpcPageId, Fault, GpCause, LeafError, LinearAddress, Machine, NodeId, Perms,
+    SecInfo, Tcs, PAGE_SIZE,
 };
 use epc_mm::{
     AllocError, AllocMode, EpcManager, EpcPage, OwnerId, PageKey, PageOwner, ReclaimPermit,
@@ -285,7 +286,22 @@ impl Enclave {
         let SecsState::Resident(secs) = &inner.secs else {
             unreachable!("the SECS of an uninitialized enclave is never evicted");
         };
-        self.machine.einit(secs.id()).map_err(leaf("EINIT"))?;
+        // EINIT takes the SECS exclusively; a reclaimer's EWB or ETRACK of
+        // this enclave (run without the enclave lock) holds it shared for a
+        // moment, which the processor reports as #GP. Retry until it is free.
+        let mut spins = 0u32;
+        loop {
+            match self.machine.einit(secs.id()) {
+                Ok(()) => break,
+                Err(LeafError::Fault(Fault::GeneralProtection(GpCause::Conflict(_))))
+                    if spins < 1_000_000 =>
+                {
+                    spins += 1;
+                    std::thread::yield_now();
+                }
+                Err(e) => return Err(leaf("EINIT")(e)),
+            }
+        }
         self.initialized.store(true, Ordering::Release);
         Ok(())
     }

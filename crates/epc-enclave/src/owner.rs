@@ -6,7 +6,9 @@ use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::KillReason;
 use crate::state::{Inner, Residency, SecsState};
-use epc_hw::{EpcPageId, Fault, GpCause, LeafError, LinearAddress, SealedPage, SgxError, VaSlot};
+use epc_hw::{
+    EpcPageId, Fault, GpCause, LeafError, LinearAddress, Operand, SealedPage, SgxError, VaSlot,
+};
 use epc_mm::{BlockOutcome, EpcPage, PageKey, PageOwner, Tracked, WriteOutcome};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -108,6 +110,11 @@ impl Enclave {
                     }
                     round += 1;
                 }
+                // EINIT holds the SECS exclusively for a moment while the
+                // enclave is being built: a transient conflict, not a failure.
+                Err(LeafError::Fault(Fault::GeneralProtection(GpCause::Conflict(
+                    Operand::Secs,
+                )))) => std::thread::yield_now(),
                 Err(e) => return Err(e),
             }
         }

@@ -191,18 +191,31 @@ pub fn replay(
     // leave, then evict every regular page: the replay starts cold.
     th.read_u64(addr(0)).map_err(|e| sys("warm-up", e))?;
     th.exit().map_err(|e| sys("EEXIT", e))?;
-    enclave
-        .evict_regular_pages(64, &mut permit)
-        .map_err(|e| sys("evicting", e))?;
+    // Evict every regular page and start with a fresh policy, so the start
+    // is cold for adaptive policies too (they keep targets and ghosts from
+    // the build). The policy can be replaced only while nothing is listed
+    // or held by ksgxd; ksgxd may be finishing a batch, and a page it
+    // declines goes back on the list, so evict and try again until then.
+    let mut tries = 0;
+    loop {
+        enclave
+            .evict_regular_pages(64, &mut permit)
+            .map_err(|e| sys("evicting", e))?;
+        match mm.replace_policy(o.policy.build()) {
+            Ok(()) => break,
+            Err(e) if tries >= 10_000 => {
+                return Err(SimError::system(format!("resetting the policy: {e}")))
+            }
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+        }
+    }
     let usage = enclave.usage();
     let pinned = 1 + usage.va_pages as u64 + 2;
     let capacity_pages = u64::from(o.epc_pages) - pinned;
 
-    // Nothing is on the manager's list now (the regular pages are evicted,
-    // the TCS and SSA pinned): a fresh policy makes the start truly cold,
-    // without the history an adaptive policy kept from the build.
-    mm.replace_policy(o.policy.build())
-        .map_err(|e| SimError::system(format!("resetting the policy: {e}")))?;
     enclave.reset_counters();
     let mm0 = mm.counters();
     let ledger0 = machine.ledger().snapshot();
