@@ -156,7 +156,7 @@ fn replay_json_contract_with_ksgxd() {
     assert_eq!(v["refs"], 3000);
     assert_eq!(v["distinct"], 700);
     assert_eq!(v["epc_pages"], 300);
-    assert_eq!(v["policy"], "second-chance");
+    assert_eq!(v["policy"], "tide", "the default policy");
     let mean = v["mean_resident_pages"].as_f64().expect("mean");
     assert!(
         mean > 0.0 && mean <= v["capacity_pages"].as_f64().unwrap(),

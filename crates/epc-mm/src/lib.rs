@@ -5,8 +5,9 @@
 //!   takes from the caller's node first, [`EpcManager::free`] returns a page.
 //!   An allocated page is an [`EpcPage`] handle, which is not `Clone`.
 //! * Pages in use can be marked reclaimable ([`EpcManager::mark_reclaimable`]);
-//!   a [`ReclaimPolicy`] ([`SecondChance`] by default, or [`Fifo`]) keeps them
-//!   in order and picks victims.
+//!   a [`ReclaimPolicy`] ([`Tide`], the project's own, by default; Linux's
+//!   [`SecondChance`], [`Fifo`], [`Sieve`] or [`ClockPro`]) keeps them in
+//!   order and picks victims.
 //! * Victims are reclaimed in batches through their owners' [`PageOwner`]
 //!   operations (age, block, track, write), by ksgxd between the low and high
 //!   watermarks, or directly by an allocation that holds a [`ReclaimPermit`].

@@ -108,15 +108,16 @@ pub trait ReclaimPolicy: Send + fmt::Debug {
 /// The built-in live policies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
-    /// [`SecondChance`], Linux's policy ("clock", "second-chance",
-    /// "default").
-    #[default]
+    /// [`SecondChance`], Linux's policy ("clock", "second-chance").
     SecondChance,
     /// [`Fifo`] ("fifo").
     Fifo,
     /// [`Sieve`] ("sieve").
     Sieve,
-    /// [`Tide`] ("tide"), the project's own.
+    /// [`Tide`] ("tide", "default"), the project's own, and the manager's
+    /// default since it beats Linux's policy on the reference traces (see
+    /// `docs/POLICIES.md`).
+    #[default]
     Tide,
     /// [`ClockPro`] ("clockpro").
     ClockPro,
@@ -137,7 +138,8 @@ impl PolicyKind {
     /// The policy called `name` (case-insensitive).
     pub fn from_name(name: &str) -> Result<Self, PolicyError> {
         match name.to_ascii_lowercase().as_str() {
-            "default" | "clock" | "second-chance" | "secondchance" => Ok(PolicyKind::SecondChance),
+            "default" => Ok(PolicyKind::default()),
+            "clock" | "second-chance" | "secondchance" => Ok(PolicyKind::SecondChance),
             "fifo" => Ok(PolicyKind::Fifo),
             "sieve" => Ok(PolicyKind::Sieve),
             "tide" => Ok(PolicyKind::Tide),
