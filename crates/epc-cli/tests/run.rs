@@ -132,7 +132,8 @@ fn default_scenario_shortened_exercises_every_path() {
     ] {
         assert!(c[k].as_u64().unwrap_or(0) > 0, "{k} is zero: {c}");
     }
-    assert!(v["wall_seconds"].as_f64().unwrap() < 10.0);
+    // --duration stopped the threads (a liveness bound, not a speed target).
+    assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
 }
 
 #[test]
