@@ -16,6 +16,16 @@ use crate::state::{Residency, SecsState};
 use epc_hw::{Event, LeafError, LinearAddress, Perms, SgxError};
 use epc_mm::{EpcPage, ReclaimPermit};
 
+/// How a reload attempt ended.
+enum Load {
+    /// The page is resident and mapped.
+    Done,
+    /// The state changed since the handler looked: look again.
+    Again,
+    /// A reload failed its integrity check: kill the enclave.
+    Kill(KillReason),
+}
+
 /// What the handler found under the lock.
 enum Need {
     /// The page is usable: nothing to load.
@@ -56,21 +66,27 @@ impl Enclave {
     ) -> Result<(), EnclaveError> {
         loop {
             self.check_alive()?;
-            match self.what_is_needed(addr, write, permit)? {
+            let needed = match self.what_is_needed(addr, write, permit)? {
                 Need::Nothing => return Ok(()),
                 Need::Wait => {
                     bump(&self.cells.busy_retries);
                     std::thread::yield_now();
+                    continue;
                 }
-                Need::Pages(n) if spare.len() < n => {
-                    // No lock held: this may reclaim, even from this enclave.
-                    spare.push(self.alloc_reclaiming(permit)?);
-                }
-                Need::Pages(_) => {
-                    if let Some(failed) = self.load(addr, permit, spare) {
-                        self.kill(failed);
-                        self.check_alive()?;
-                    }
+                Need::Pages(n) => n,
+            };
+            while spare.len() < needed {
+                // No lock held: this may reclaim, even from this enclave.
+                spare.push(self.alloc_reclaiming(permit)?);
+            }
+            match self.load(addr, permit, spare) {
+                Load::Done => return Ok(()),
+                // The page changed hands meanwhile, or the SECS left too:
+                // look again.
+                Load::Again => {}
+                Load::Kill(reason) => {
+                    self.kill(reason);
+                    self.check_alive()?;
                 }
             }
         }
@@ -124,7 +140,7 @@ impl Enclave {
         addr: LinearAddress,
         permit: &mut ReclaimPermit,
         spare: &mut Vec<EpcPage>,
-    ) -> Option<KillReason> {
+    ) -> Load {
         let n = addr.page_number();
         let (page, sealed, slot, secs) = {
             let mut inner = self.lock(permit);
@@ -132,11 +148,14 @@ impl Enclave {
                 inner.pages.get(&n).map(|r| &r.residency),
                 Some(Residency::Evicted { .. })
             ) {
-                return None; // loaded by another thread, or taken by teardown
+                return Load::Again; // loaded by another thread, or taken by teardown
             }
             if let SecsState::Evicted { .. } = inner.secs {
+                if spare.len() < 2 {
+                    return Load::Again; // the SECS left since we looked
+                }
                 if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
-                    return Some(reason);
+                    return Load::Kill(reason);
                 }
             }
             let SecsState::Resident(secs) = &inner.secs else {
@@ -168,7 +187,7 @@ impl Enclave {
             rec.residency = Residency::Evicted { sealed, slot };
             inner.children_in_epc -= 1;
             spare.push(page);
-            return Some(mac_failure(e, addr));
+            return Load::Kill(mac_failure(e, addr));
         }
         bump(&self.cells.eldu);
         // The VA slot and the backing copy are released at once (Linux once
@@ -183,7 +202,7 @@ impl Enclave {
             inner.children_in_epc -= 1;
             spare.push(page);
             self.maybe_finish(&mut inner);
-            return None;
+            return Load::Again;
         }
         let rec = &inner.pages[&n];
         let writable = rec.secinfo.perms.contains(Perms::W);
@@ -192,7 +211,7 @@ impl Enclave {
         let listed = !pinned && self.mark(&page, addr);
         let rec = inner.pages.get_mut(&n).expect("still there");
         rec.residency = Residency::Resident { page, listed };
-        None
+        Load::Done
     }
 
     /// ELDU of the SECS, under the lock, before any child can come back.
