@@ -11,7 +11,8 @@
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
 //! `SWAP_ONLY=ksgxd` or `SWAP_ONLY=deterministic` runs one mode;
-//! `SWAP_VERBOSE=1` prints the counters of each run.
+//! `SWAP_VERBOSE=1` prints the counters of each run; `SWAP_WATERMARKS=LOW,HIGH`
+//! replaces Linux's 32/64.
 
 #![allow(missing_docs)]
 
@@ -68,6 +69,14 @@ fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
     let machine = Machine::new(MachineConfig::with_pages(EPC_PAGES)).unwrap();
     let mut mcfg = ManagerConfig::with_pages(EPC_PAGES);
     mcfg.deterministic = deterministic;
+    if let Some((low, high)) = std::env::var("SWAP_WATERMARKS")
+        .ok()
+        .and_then(|w| w.split_once(',').map(|(l, h)| (l.parse(), h.parse())))
+        .and_then(|(l, h)| Some((l.ok()?, h.ok()?)))
+    {
+        mcfg.low_watermark = low;
+        mcfg.high_watermark = high;
+    }
     let mm = Arc::new(EpcManager::new(mcfg).unwrap());
     let working_set = 2 * u64::from(EPC_PAGES);
     let mut permit = ReclaimPermit::new();
