@@ -64,8 +64,8 @@ pub use encls::tcs::Tcs;
 pub use encls::{Pcmd, SealedPage};
 pub use epcm::{EpcmEntry, PageType, Perms, SecInfo};
 pub use error::{
-    Done, Fault, GpCause, LeafError, LeafResult, Operand, PageFaultInfo, PfCause, SgxError,
-    SgxWarning,
+    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, Operand, PageFaultInfo, PfCause,
+    SgxError, SgxWarning,
 };
 pub use ids::{
     EnclaveId, EpcPageId, LinearAddress, LpId, NodeId, SectionId, VaSlot, PAGE_SIZE,
