@@ -21,12 +21,12 @@ impl Machine {
     /// SDM's default SECINFO), PENDING, so that no access can use it until
     /// the enclave accepts it with EACCEPT or EACCEPTCOPY.
     ///
-    /// Faults, in the SDM's order: #GP if `linaddr` is not page aligned; #PF
-    /// if either page is not an EPC page; #GP if the target is in use by
-    /// another leaf; #PF if it is valid; #GP if the SECS is in use
-    /// exclusively; #PF if the SECS operand is not a valid SECS; #GP if the
-    /// enclave is not initialized or `linaddr` lies outside ELRANGE. EAUG
-    /// has no SGX error codes.
+    /// Faults, in the SDM's order: #PF if the target is not an EPC page; #GP
+    /// if `linaddr` is not page aligned; #PF if the SECS operand is not an
+    /// EPC page; #GP if the target is in use by another leaf; #PF if it is
+    /// valid; #GP if the SECS is in use exclusively; #PF if the SECS operand
+    /// is not a valid SECS; #GP if the enclave is not initialized or
+    /// `linaddr` lies outside ELRANGE. EAUG has no SGX error codes.
     pub fn eaug(
         &self,
         page: EpcPageId,
@@ -34,10 +34,10 @@ impl Machine {
         linaddr: LinearAddress,
     ) -> LeafResult<()> {
         let r = (|| {
+            let slot = self.slot_of(page, Operand::Target)?;
             if !linaddr.is_page_aligned() {
                 return Err(gp(GpCause::Misaligned));
             }
-            let slot = self.slot_of(page, Operand::Target)?;
             let secs_slot = self.slot_of(secs_page, Operand::Secs)?;
             // SDM EAUG concurrency: target Exclusive #GP, SECS Shared #GP.
             let _busy = slot.exclusive_for(Operand::Target)?;
