@@ -133,3 +133,39 @@ fn live_policies_in_sim_equal_deterministic_replay() {
         }
     }
 }
+
+#[test]
+fn sim_reads_an_oracle_general_trace_like_its_source() {
+    let dir = scratch("sim_oracle");
+    let o = dir.join("cs.oracleGeneral");
+    let cs = shared_trace("cs");
+    json(epc().args(["trace", "convert"]).arg(&cs).arg(&o).args([
+        "--format",
+        "oracle-general",
+        "--json",
+    ]));
+    let run = |t: &std::path::Path| {
+        json(
+            epc()
+                .args(["sim", "--capacity", "10%", "--policy", "lru", "--json"])
+                .arg(t),
+        )
+    };
+    let (a, b) = (run(&cs), run(&o));
+    assert_eq!(a["misses"], b["misses"]);
+    assert_eq!(a["distinct"], b["distinct"]);
+    // Forcing the format works too; forcing a wrong one is bad input.
+    let forced = json(
+        epc()
+            .args(["sim", "--capacity", "10%", "--policy", "lru", "--json"])
+            .args(["--format", "oracle-general"])
+            .arg(&o),
+    );
+    assert_eq!(forced["misses"], a["misses"]);
+    bad_input(
+        epc()
+            .args(["sim", "--capacity", "10%", "--format", "text"])
+            .arg(&o),
+        "malformed",
+    );
+}

@@ -2,9 +2,10 @@
 //! several policies over several cache sizes, in parallel over the cores,
 //! with Belady's OPT drawn as the floor.
 
-use crate::cmd::sim::offline_error;
+use super::sim::{load_trace, offline_error};
+use super::trace::ReadArgs;
 use crate::output;
-use epc_sim::offline::{mrc, Capacity, SimPolicy, Trace};
+use epc_sim::offline::{mrc, Capacity, SimPolicy};
 use epc_sim::SimError;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,8 +17,15 @@ epc mrc trace.txt --policies fifo,clock --sizes 64,128,256,512 --out curves --js
 Writes OUT/mrc.csv, OUT/mrc.svg and OUT/mrc.png (OUT defaults to epc-report/mrc)\n\
 and prints the table. OPT is always included as the floor.")]
 pub(crate) struct Args {
-    /// The trace (text, lackey or binary; plain, xz, gzip or zstd).
+    /// The trace (text, lackey, binary or libCacheSim's oracleGeneral;
+    /// plain, xz, gzip or zstd), recognised by content.
     trace: PathBuf,
+    /// The trace's format, instead of recognising it: text, lackey, binary
+    /// or oracle-general.
+    #[arg(long)]
+    format: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Comma-separated policies.
     #[arg(long, default_value = "clock,lru,tide")]
     policies: String,
@@ -44,7 +52,8 @@ pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
         .into_iter()
         .map(|s| Capacity::parse(s).map_err(offline_error))
         .collect::<Result<Vec<_>, _>>()?;
-    let trace = Trace::load(&a.trace).map_err(offline_error)?;
+    let opts = a.read.options(a.format.as_deref(), "--format")?;
+    let trace = load_trace(&a.trace, opts)?;
     let table = mrc(&trace, &policies, &sizes, a.threads);
     std::fs::create_dir_all(&a.out)
         .map_err(|e| SimError::Input(format!("{}: {e}", a.out.display())))?;
