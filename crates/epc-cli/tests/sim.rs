@@ -169,3 +169,42 @@ fn sim_reads_an_oracle_general_trace_like_its_source() {
         "malformed",
     );
 }
+
+#[test]
+fn mrc_sample_estimates_and_rate_one_is_exact() {
+    let dir = scratch("mrc_sample");
+    let t = shared_trace("cpp");
+    let run = |extra: &[&str]| {
+        json(
+            epc()
+                .args([
+                    "mrc",
+                    "--policies",
+                    "lru,clock",
+                    "--sizes",
+                    "5%,20%",
+                    "--json",
+                ])
+                .args(extra)
+                .arg("--out")
+                .arg(&dir)
+                .arg(&t),
+        )
+    };
+    let exact = run(&[]);
+    assert!(exact["sample"].is_null());
+    let one = run(&["--sample", "100%"]);
+    assert_eq!(one["misses"], exact["misses"]);
+    assert_eq!(one["sample"]["rate"], 1.0);
+    let tenth = run(&["--sample", "0.1"]);
+    let s = &tenth["sample"];
+    assert!(s["refs"].as_u64().unwrap() < 9047 / 4, "{s}");
+    assert_eq!(tenth["refs"], 9047);
+    bad_input(epc().args(["mrc", "--sample", "2"]).arg(&t), "--sample");
+    let tiny = dir.join("tiny.txt");
+    std::fs::write(&tiny, "1\n").unwrap();
+    bad_input(
+        epc().args(["mrc", "--sample", "0.000001"]).arg(&tiny),
+        "raise the rate",
+    );
+}

@@ -64,6 +64,13 @@ pub(crate) struct StackClock {
 }
 
 impl StackClock {
+    /// An empty clock, room for `refs` references (it grows beyond).
+    pub(crate) fn with_capacity(refs: usize) -> Self {
+        let mut c = StackClock::default();
+        c.tree.reserve(refs);
+        c
+    }
+
     /// Records the reference at time `t` (1-based, increasing by one per
     /// call) to a page last referenced at `prev` (`None`: first reference);
     /// returns its reuse distance, `None` for a first reference.

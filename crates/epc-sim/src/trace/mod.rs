@@ -84,6 +84,7 @@ mod binary;
 mod compression;
 mod error;
 mod fenwick;
+pub(crate) use fenwick::StackClock;
 mod lackey;
 mod oracle;
 mod reader;
