@@ -49,8 +49,8 @@
 //! records must be consistent with the object ids (each points at the
 //! object's next record, or is -1). A trailing partial record is
 //! [`TraceError::Corrupt`]. [`OracleGeneralWriter`] writes it (next-access
-//! fields included, as libCacheSim's `traceConv` does). Details in the
-//! [`OracleRecord`] module's source docs.
+//! fields included, as libCacheSim's `traceConv` does); [`OracleRecord`] is
+//! one record, [`PageSplit`] the mapping to pages.
 //!
 //! # Errors
 //!

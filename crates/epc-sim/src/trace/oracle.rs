@@ -113,8 +113,10 @@ impl OracleRecord {
     }
 }
 
-/// How objects of a block trace become pages (see the [module
-/// docs](self#what-a-record-becomes)).
+/// How objects of a block trace become pages: an object of `size` bytes
+/// at id `id` covers the bytes `[id × id_unit, id × id_unit + size)`, and
+/// so the pages `⌊id·id_unit / page_size⌋ ..= ⌊(id·id_unit + size − 1) /
+/// page_size⌋` (see [the trace module](super#oraclegeneral)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct PageSplit {
     /// Page size in bytes (4096 for the EPC), at least 1.
@@ -232,8 +234,8 @@ impl<R: BufRead> OracleReader<R> {
 }
 
 /// Whether `head` (the first decompressed bytes of a stream) is the start
-/// of an oracleGeneral trace; the error says why not. See the [module
-/// docs](self#recognition-by-content).
+/// of an oracleGeneral trace; the error says why not (the rule is in this
+/// module's docs, "Recognition by content").
 pub(crate) fn check(head: &[u8]) -> Result<(), String> {
     let k = (head.len() / ORACLE_RECORD_BYTES).min(PROBE_RECORDS);
     if k == 0 {
