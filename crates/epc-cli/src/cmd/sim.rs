@@ -1,17 +1,20 @@
 //! `epc sim TRACE --capacity N --policy NAME`: the offline, single-threaded
 //! policy simulator over a cache of N pages.
 
+use super::trace::ReadArgs;
 use crate::output;
 use epc_sim::offline::{self, simulate_with, Capacity, Drive, SimPolicy, Trace};
+use epc_sim::trace::{ReadOptions, TraceReader};
 use epc_sim::SimError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 epc sim ../shared/traces/cs.trace.xz --capacity 100 --policy clock\n  \
 epc sim ../shared/traces/w106.trace.xz --capacity 10% --policy tide --json\n  \
-epc sim trace.txt --capacity 5% --policy opt\n\n\
+epc sim trace.txt --capacity 5% --policy opt\n  \
+epc sim msr_src1.oracleGeneral.zst --page-size 4096 --capacity 10% --policy lru\n\n\
 Cold misses count. --drive live feeds a live-capable policy exactly what the live\n\
 manager gives it (the faulting access sets a new page's accessed bit), so its\n\
 misses equal `epc replay --deterministic --tlb-entries 0` at capacity_pages;\n\
@@ -19,8 +22,15 @@ misses equal `epc replay --deterministic --tlb-entries 0` at capacity_pages;\n\
 (clock0 and sieve start a page with its bit clear). For fifo, clock and tide\n\
 the two are the same.")]
 pub(crate) struct Args {
-    /// The trace (text, lackey or binary; plain, xz, gzip or zstd).
+    /// The trace (text, lackey, binary or libCacheSim's oracleGeneral;
+    /// plain, xz, gzip or zstd), recognised by content.
     trace: PathBuf,
+    /// The trace's format, instead of recognising it: text, lackey, binary
+    /// or oracle-general.
+    #[arg(long)]
+    format: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Cache size: pages (`4096`) or a percentage of the trace's distinct
     /// pages (`10%`, rounded down, at least 1).
     #[arg(long)]
@@ -46,6 +56,26 @@ pub(crate) fn offline_error(e: offline::SimError) -> SimError {
     }
 }
 
+/// Loads a trace for simulation with the reader's options; its name is the
+/// file name up to the first dot (as [`Trace::load`] names it).
+pub(crate) fn load_trace(path: &Path, opts: ReadOptions) -> Result<Trace, SimError> {
+    let reader = TraceReader::open_opts(path, opts).map_err(|e| SimError::Input(e.to_string()))?;
+    Trace::from_pages(trace_name(path), reader).map_err(offline_error)
+}
+
+/// A trace's display name: its file name up to the first dot.
+pub(crate) fn trace_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.split('.')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&name)
+        .to_owned()
+}
+
 pub(crate) fn parse_drive(s: &str) -> Result<Drive, SimError> {
     match s {
         "textbook" => Ok(Drive::Textbook),
@@ -60,7 +90,8 @@ pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
     let policy = SimPolicy::from_name(&a.policy).map_err(offline_error)?;
     let capacity = Capacity::parse(&a.capacity).map_err(offline_error)?;
     let drive = parse_drive(&a.drive)?;
-    let trace = Trace::load(&a.trace).map_err(offline_error)?;
+    let opts = a.read.options(a.format.as_deref(), "--format")?;
+    let trace = load_trace(&a.trace, opts)?;
     let r = simulate_with(&trace, capacity, policy, drive);
     if a.json {
         output::print_json(&r)?;

@@ -2,7 +2,7 @@
 //! recording a program's data-page trace under valgrind's lackey.
 
 use crate::output;
-use epc_sim::trace::{self, Compression, TraceFormat, TraceStats};
+use epc_sim::trace::{self, Compression, PageSplit, ReadOptions, TraceFormat, TraceStats};
 use epc_sim::SimError;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -28,6 +28,12 @@ epc trace stats app.lackey --json"
     Stats {
         /// The trace (format and compression recognised by content).
         file: PathBuf,
+        /// The input format, instead of recognising it: text, lackey,
+        /// binary or oracle-general.
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
         /// Print the result as one JSON object on standard output.
         #[arg(long)]
         json: bool,
@@ -35,16 +41,26 @@ epc trace stats app.lackey --json"
     /// Convert a trace to text or binary, optionally compressed.
     #[command(
         after_help = "Examples:\n  epc trace convert app.lackey app.bin.zst --format binary --compression zstd\n  \
-epc trace convert ../shared/traces/cs.trace.xz cs.txt"
+epc trace convert ../shared/traces/cs.trace.xz cs.txt\n  \
+epc trace convert ../shared/traces/w106.trace.xz w106.oracleGeneral --format oracle-general\n  \
+epc trace convert msr.oracleGeneral.zst msr-pages.bin --format binary --page-size 4096\n\n\
+oracle-general output (libCacheSim's format) has one 4 KiB object per page reference,\n\
+with the next-access fields filled in; it is built in memory (16 bytes a reference)."
     )]
     Convert {
         /// The input trace (any format).
         input: PathBuf,
         /// The output file.
         output: PathBuf,
-        /// Output format: text or binary.
+        /// Output format: text, binary or oracle-general.
         #[arg(long, default_value = "text")]
         format: String,
+        /// The input format, instead of recognising it: text, lackey,
+        /// binary or oracle-general.
+        #[arg(long)]
+        input_format: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
         /// Output compression: none, xz, gzip or zstd (default: from the
         /// output's extension, .xz .gz .zst, else none).
         #[arg(long)]
@@ -64,7 +80,7 @@ page numbers; consecutive references to the same page are collapsed into one."
         /// Where to write the trace.
         #[arg(short, long, default_value = "trace.txt")]
         output: PathBuf,
-        /// Output format: text or binary.
+        /// Output format: text, binary or oracle-general.
         #[arg(long, default_value = "text")]
         format: String,
         /// Output compression: none, xz, gzip or zstd (default: from the
@@ -84,10 +100,66 @@ fn tr(e: trace::TraceError) -> SimError {
     SimError::Input(e.to_string())
 }
 
+/// How an input trace's objects become pages (shared by `sim`, `mrc` and
+/// `trace`).
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct ReadArgs {
+    /// Split each object of an oracleGeneral (block) trace into the pages of
+    /// this many bytes that it covers, one reference per page; object ids
+    /// are byte offsets (see --id-unit). Zero-size objects are skipped.
+    #[arg(long, value_name = "BYTES")]
+    page_size: Option<String>,
+    /// With --page-size: bytes per unit of object id (1: byte offsets, the
+    /// default; 512: sector numbers).
+    #[arg(long, value_name = "BYTES")]
+    id_unit: Option<String>,
+}
+
+impl ReadArgs {
+    /// The reader's options, with `format` (the command's input-format
+    /// flag, named `flag` in errors).
+    pub(crate) fn options(
+        &self,
+        format: Option<&str>,
+        flag: &str,
+    ) -> Result<ReadOptions, SimError> {
+        let format = format
+            .map(|f| TraceFormat::from_name(f).map_err(|e| SimError::Input(format!("{flag}: {e}"))))
+            .transpose()?;
+        let bytes = |v: &str, flag: &str| -> Result<u64, SimError> {
+            match v.trim().parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(SimError::Input(format!(
+                    "{flag}: {v:?} is not a byte count of at least 1"
+                ))),
+            }
+        };
+        let split = match (&self.page_size, &self.id_unit) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(SimError::Input(
+                    "--id-unit: only meaningful with --page-size".into(),
+                ))
+            }
+            (Some(p), u) => Some(PageSplit {
+                page_size: bytes(p, "--page-size")?,
+                id_unit: u.as_deref().map_or(Ok(1), |u| bytes(u, "--id-unit"))?,
+            }),
+        };
+        Ok(ReadOptions { format, split })
+    }
+}
+
 pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
     match a.command {
-        TraceCommand::Stats { file, json } => {
-            let r = trace::TraceReader::open(&file).map_err(tr)?;
+        TraceCommand::Stats {
+            file,
+            format,
+            read,
+            json,
+        } => {
+            let opts = read.options(format.as_deref(), "--format")?;
+            let r = trace::TraceReader::open_opts(&file, opts).map_err(tr)?;
             let (format, compression) = (r.format(), r.compression());
             let s = TraceStats::compute(r).map_err(tr)?;
             if json {
@@ -115,11 +187,14 @@ pub(crate) fn run(a: Args) -> Result<ExitCode, SimError> {
             input,
             output: out,
             format,
+            input_format,
+            read,
             compression,
             json,
         } => {
+            let opts = read.options(input_format.as_deref(), "--input-format")?;
             let (f, c) = out_format(&out, &format, compression.as_deref())?;
-            let n = trace::convert(&input, &out, f, c).map_err(tr)?;
+            let n = trace::convert_with(&input, opts, &out, f, c).map_err(tr)?;
             if json {
                 output::print_json(&serde_json::json!({
                     "input": input.display().to_string(),

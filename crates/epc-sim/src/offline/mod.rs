@@ -44,7 +44,12 @@
 //!   down, at least 1.
 //! * [`mrc`]: policies × sizes in parallel ([`par_map`], one thread per core
 //!   unless told), OPT always included as the floor; [`MrcTable`] renders a
-//!   text table, CSV and an SVG+PNG plot.
+//!   text table, CSV and an SVG+PNG plot. LRU's whole curve is one pass
+//!   over the trace ([`LruCurve`], stack distances), equal to per-size
+//!   simulation.
+//! * [`mrc_sampled`]: the same estimated from a SHARDS spatial sample
+//!   ([`Sampled`], [`SampleRate`]) read in one streaming pass, for traces
+//!   too large to hold or to simulate at every size.
 //! * [`SimError`]: bad trace, unknown policy, bad capacity, output errors.
 //!
 //! Speed (release, one core): `lru`, `fifo` and `clock` replay w106
@@ -56,10 +61,14 @@ mod error;
 mod mrc;
 mod plot;
 mod registry;
+mod shards;
 mod simulate;
+mod stack;
 
 pub use capacity::Capacity;
 pub use error::SimError;
-pub use mrc::{mrc, par_map, MrcTable};
+pub use mrc::{mrc, mrc_sampled, par_map, MrcTable, SampleInfo};
 pub use registry::SimPolicy;
+pub use shards::{SampleRate, Sampled};
 pub use simulate::{simulate, simulate_with, Drive, SimResult, Trace};
+pub use stack::LruCurve;

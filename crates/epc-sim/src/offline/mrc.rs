@@ -1,6 +1,13 @@
 //! Miss-ratio curves: several policies × several cache sizes over one
 //! trace, run in parallel over the cores, with OPT as the floor.
+//!
+//! LRU's curve takes one pass whatever the number of sizes
+//! ([`LruCurve`], stack distances); every other policy one simulation per
+//! size. [`mrc_sampled`] estimates the curves from a SHARDS sample
+//! ([`Sampled`]) for traces too large to simulate at every size.
 
+use super::shards::Sampled;
+use super::stack::LruCurve;
 use super::{simulate, Capacity, SimPolicy, Trace};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,41 +62,129 @@ pub struct MrcTable {
     pub capacities: Vec<u64>,
     /// The policies (OPT last, added if not asked for).
     pub policies: Vec<SimPolicy>,
-    /// `misses[p][s]`: misses of `policies[p]` at `capacities[s]`.
+    /// `misses[p][s]`: misses of `policies[p]` at `capacities[s]`
+    /// (estimates if `sample` is set).
     pub misses: Vec<Vec<u64>>,
+    /// Set if the curves are SHARDS estimates from a sample.
+    pub sample: Option<SampleInfo>,
+}
+
+/// What a sampled table was estimated from.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct SampleInfo {
+    /// The effective sampling rate.
+    pub rate: f64,
+    /// References in the sample.
+    pub refs: u64,
+    /// Distinct pages in the sample.
+    pub distinct: u64,
+}
+
+/// The policies of a table: as asked, OPT moved last (added if absent).
+fn with_opt(policies: &[SimPolicy]) -> Vec<SimPolicy> {
+    let mut out: Vec<SimPolicy> = Vec::new();
+    for &p in policies {
+        if p != SimPolicy::Opt && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out.push(SimPolicy::Opt);
+    out
+}
+
+/// Runs `point(policy, size)` for every pair, and `curve(sizes)` once for
+/// LRU, in parallel; `misses[p][s]`.
+fn run_jobs(
+    policies: &[SimPolicy],
+    sizes: usize,
+    threads: usize,
+    point: impl Fn(SimPolicy, usize) -> u64 + Sync,
+    curve: impl Fn() -> Vec<u64> + Sync,
+) -> Vec<Vec<u64>> {
+    // (policy, Some(size)) for one simulation, (policy, None) for a curve.
+    let jobs: Vec<(usize, Option<usize>)> = (0..policies.len())
+        .flat_map(|p| {
+            let whole = policies[p] == SimPolicy::Lru;
+            let one = whole.then_some((p, None));
+            let each = (0..sizes)
+                .filter(move |_| !whole)
+                .map(move |s| (p, Some(s)));
+            one.into_iter().chain(each)
+        })
+        .collect();
+    let results = par_map(&jobs, threads, |&(p, s)| match s {
+        Some(s) => vec![point(policies[p], s)],
+        None => curve(),
+    });
+    let mut misses = vec![vec![0; sizes]; policies.len()];
+    for (&(p, s), m) in jobs.iter().zip(results) {
+        match s {
+            Some(s) => misses[p][s] = m[0],
+            None => misses[p] = m,
+        }
+    }
+    misses
 }
 
 /// Runs every policy at every size over `trace`, in parallel (`threads` 0:
-/// one per core). OPT is always included, as the floor.
+/// one per core). OPT is always included, as the floor. LRU's curve is
+/// computed in one pass ([`LruCurve`]), exactly.
 pub fn mrc(trace: &Trace, policies: &[SimPolicy], sizes: &[Capacity], threads: usize) -> MrcTable {
-    let mut policies: Vec<SimPolicy> = policies
-        .iter()
-        .copied()
-        .filter(|&p| p != SimPolicy::Opt)
-        .collect();
-    policies.dedup();
-    policies.push(SimPolicy::Opt);
-    let jobs: Vec<(usize, usize)> = (0..policies.len())
-        .flat_map(|p| (0..sizes.len()).map(move |s| (p, s)))
-        .collect();
-    let results = par_map(&jobs, threads, |&(p, s)| {
-        simulate(trace, sizes[s], policies[p]).misses
-    });
-    let mut misses = vec![vec![0; sizes.len()]; policies.len()];
-    for (&(p, s), m) in jobs.iter().zip(results) {
-        misses[p][s] = m;
-    }
+    let policies = with_opt(policies);
+    let capacities: Vec<usize> = sizes.iter().map(|c| c.pages(trace.distinct())).collect();
+    let misses = run_jobs(
+        &policies,
+        sizes.len(),
+        threads,
+        |p, s| simulate(trace, Capacity::Pages(capacities[s]), p).misses,
+        || {
+            let curve = LruCurve::of(trace);
+            capacities.iter().map(|&c| curve.misses(c)).collect()
+        },
+    );
     MrcTable {
         trace: trace.name().to_owned(),
         refs: trace.len() as u64,
         distinct: trace.distinct() as u64,
-        capacities: sizes
-            .iter()
-            .map(|c| c.pages(trace.distinct()) as u64)
-            .collect(),
+        capacities: capacities.iter().map(|&c| c as u64).collect(),
         sizes: sizes.to_vec(),
         policies,
         misses,
+        sample: None,
+    }
+}
+
+/// [`mrc`] estimated from a SHARDS sample: LRU from scaled stack distances,
+/// the others by simulating the sample at the scaled size (see
+/// [`Sampled`]). `distinct` is the estimate, and percent sizes are of it.
+pub fn mrc_sampled(
+    sampled: &Sampled,
+    policies: &[SimPolicy],
+    sizes: &[Capacity],
+    threads: usize,
+) -> MrcTable {
+    let policies = with_opt(policies);
+    let capacities: Vec<usize> = sizes.iter().map(|&c| sampled.pages(c)).collect();
+    let misses = run_jobs(
+        &policies,
+        sizes.len(),
+        threads,
+        |p, s| sampled.misses(p, capacities[s]),
+        || sampled.lru_misses(&capacities),
+    );
+    MrcTable {
+        trace: sampled.sample().name().to_owned(),
+        refs: sampled.refs(),
+        distinct: sampled.distinct_estimate() as u64,
+        capacities: capacities.iter().map(|&c| c as u64).collect(),
+        sizes: sizes.to_vec(),
+        policies,
+        misses,
+        sample: Some(SampleInfo {
+            rate: sampled.rate(),
+            refs: sampled.sample().len() as u64,
+            distinct: sampled.sample().distinct() as u64,
+        }),
     }
 }
 
@@ -103,11 +198,23 @@ impl MrcTable {
     /// column per policy.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}: {} refs, {} distinct pages (miss ratio)",
-            self.trace, self.refs, self.distinct
-        );
+        match &self.sample {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{}: {} refs, {} distinct pages (miss ratio)",
+                    self.trace, self.refs, self.distinct
+                );
+            }
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "{}: {} refs, ~{} distinct pages (miss ratio, SHARDS estimate from a \
+                     {:.4} sample: {} refs, {} pages)",
+                    self.trace, self.refs, self.distinct, s.rate, s.refs, s.distinct
+                );
+            }
+        }
         let _ = write!(out, "{:>8} {:>8}", "size", "pages");
         for p in &self.policies {
             let _ = write!(out, " {:>8}", p.name());

@@ -34,13 +34,22 @@ fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
+/// Records decoded per batch at most.
+const BATCH: usize = 4096;
+
 /// Streaming reader of the binary format (positioned after the header).
+///
+/// Records are decoded a batch at a time straight from the input's buffer
+/// (one `fill_buf` per batch, not per record); a record split across two
+/// buffers goes through the byte-at-a-time path.
 #[derive(Debug)]
 pub(crate) struct BinaryReader<R> {
     input: R,
     path: PathBuf,
     prev: u64,
     offset: u64,
+    batch: Vec<u64>,
+    pos: usize,
 }
 
 impl<R: BufRead> BinaryReader<R> {
@@ -75,10 +84,66 @@ impl<R: BufRead> BinaryReader<R> {
             path,
             prev: 0,
             offset: 9,
+            batch: Vec::with_capacity(BATCH),
+            pos: 0,
         })
     }
 
     pub(crate) fn next_page(&mut self) -> Result<Option<u64>, TraceError> {
+        if self.pos == self.batch.len() {
+            self.refill()?;
+            if self.batch.is_empty() {
+                return self.next_slow();
+            }
+        }
+        let p = self.batch[self.pos];
+        self.pos += 1;
+        Ok(Some(p))
+    }
+
+    /// Decodes the whole records at the front of the input's buffer (up to
+    /// [`BATCH`]) into `batch`; leaves it empty if the first record is not
+    /// whole in the buffer (or at the end, or on a record too long).
+    fn refill(&mut self) -> Result<(), TraceError> {
+        self.batch.clear();
+        self.pos = 0;
+        let buf = self
+            .input
+            .fill_buf()
+            .map_err(|e| TraceError::io(&self.path, e))?;
+        let mut i = 0;
+        let mut prev = self.prev;
+        'records: while self.batch.len() < BATCH {
+            let mut z: u64 = 0;
+            let mut shift = 0u32;
+            let mut j = i;
+            loop {
+                let Some(&b) = buf.get(j) else {
+                    break 'records;
+                };
+                if shift > 63 {
+                    // Let the slow path report it at the right offset.
+                    break 'records;
+                }
+                z |= u64::from(b & 0x7f) << shift;
+                shift += 7;
+                j += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            prev = prev.wrapping_add(unzigzag(z) as u64);
+            self.batch.push(prev);
+            i = j;
+        }
+        self.prev = prev;
+        self.input.consume(i);
+        self.offset += i as u64;
+        Ok(())
+    }
+
+    /// One record, byte by byte across buffers.
+    fn next_slow(&mut self) -> Result<Option<u64>, TraceError> {
         let mut z: u64 = 0;
         let mut shift = 0u32;
         let start = self.offset;
@@ -205,5 +270,46 @@ mod tests {
             }
         };
         assert!(matches!(err, TraceError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn batches_and_records_across_buffers() {
+        let mut x = 1u64;
+        let pages: Vec<u64> = (0..20_000)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if i % 3 == 0 {
+                    x
+                } else {
+                    x >> 50
+                }
+            })
+            .collect();
+        let mut w = BinaryWriter::new(Vec::new()).unwrap();
+        for &p in &pages {
+            w.write(p).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        // Small buffers make records straddle them; large ones batch.
+        for cap in [1usize, 3, 7, 64, 1 << 16] {
+            let input = std::io::BufReader::with_capacity(cap, &bytes[..]);
+            let mut r = BinaryReader::new(input, PathBuf::from("mem")).unwrap();
+            let mut got = Vec::new();
+            while let Some(p) = r.next_page().unwrap() {
+                got.push(p);
+            }
+            assert_eq!(got, pages, "buffer {cap}");
+        }
+        // A record longer than 10 bytes, after a good one, in a batch.
+        let mut bad = bytes[..9].to_vec();
+        bad.push(4);
+        bad.extend_from_slice(&[0x80; 11]);
+        bad.push(1);
+        let mut r = BinaryReader::new(&bad[..], PathBuf::from("mem")).unwrap();
+        assert_eq!(r.next_page().unwrap(), Some(2));
+        match r.next_page() {
+            Err(TraceError::Corrupt { offset, .. }) => assert_eq!(offset, 10),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -54,6 +54,15 @@ pub enum TraceError {
         /// What was seen.
         reason: String,
     },
+    /// An option that does not apply to this trace (`--page-size` on a
+    /// trace of pages).
+    #[error("{}: {reason}", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What does not apply, and why.
+        reason: String,
+    },
 }
 
 impl TraceError {

@@ -5,10 +5,13 @@
 //! (never by file name) both the compression and the format:
 //!
 //! * **compression**: xz, gzip or zstd by their magic bytes, else plain;
-//! * **format** (of the decompressed bytes): the binary magic `EPCTRACE`,
-//!   else the first line that is not blank, a `#` comment or a valgrind
-//!   banner: a decimal number means text, a lackey access line lackey;
-//!   anything else is [`TraceError::UnknownFormat`].
+//! * **format** (of the decompressed bytes): the binary magic `EPCTRACE`;
+//!   else, if a NUL byte is among the first 4 KiB (text never has one),
+//!   oracleGeneral if its records pass the content check below; else the
+//!   first line that is not blank, a `#` comment or a valgrind banner: a
+//!   decimal number means text, a lackey access line lackey; anything else
+//!   is [`TraceError::UnknownFormat`]. [`ReadOptions::format`]
+//!   (`--format`) skips recognition.
 //!
 //! # Text
 //!
@@ -31,6 +34,23 @@
 //! 0), zigzag-encoded and written as unsigned LEB128 (1–10 bytes). The
 //! stream ends after the last whole record. It may be compressed like text.
 //! See [`BinaryWriter`].
+//!
+//! # oracleGeneral
+//!
+//! libCacheSim's binary format (the public block and CDN trace sets are
+//! published in it, plain or zstd): 24-byte little-endian packed records,
+//! `u32` clock time, `u64` object id, `u32` object size, `i64` next-access
+//! vtime (1-based record number of the object's next request, -1 if none);
+//! no header. Zero-size records are skipped (as `cachesim` does); each
+//! other record is one reference to its object id, or, with
+//! [`ReadOptions::split`] (`--page-size 4096`), one reference to each page
+//! its byte range `[id × id_unit, id × id_unit + size)` covers. It is
+//! recognised by content: the next-access fields of the first 4096
+//! records must be consistent with the object ids (each points at the
+//! object's next record, or is -1). A trailing partial record is
+//! [`TraceError::Corrupt`]. [`OracleGeneralWriter`] writes it (next-access
+//! fields included, as libCacheSim's `traceConv` does); [`OracleRecord`] is
+//! one record, [`PageSplit`] the mapping to pages.
 //!
 //! # Errors
 //!
@@ -63,7 +83,10 @@
 mod binary;
 mod compression;
 mod error;
+mod fenwick;
+pub(crate) use fenwick::StackClock;
 mod lackey;
+mod oracle;
 mod reader;
 mod stats;
 mod text;
@@ -73,6 +96,7 @@ pub use binary::{BinaryWriter, MAGIC as BINARY_MAGIC, VERSION as BINARY_VERSION}
 pub use compression::Compression;
 pub use error::TraceError;
 pub use lackey::PAGE_SHIFT;
-pub use reader::{read_pages, TraceFormat, TraceReader};
+pub use oracle::{OracleGeneralWriter, OracleRecord, PageSplit, ORACLE_RECORD_BYTES};
+pub use reader::{read_pages, ReadOptions, TraceFormat, TraceReader};
 pub use stats::{ReuseSummary, StatsBuilder, TraceStats};
-pub use writer::{convert, TraceWriter};
+pub use writer::{convert, convert_with, TraceWriter, ORACLE_PAGE_BYTES};

@@ -5,6 +5,7 @@ use super::binary::{BinaryReader, MAGIC};
 use super::compression::{decompress, Compression};
 use super::error::TraceError;
 use super::lackey::{looks_like_lackey, LackeyReader};
+use super::oracle::{self, OracleReader, PageSplit};
 use super::text::{looks_like_text, TextReader};
 use std::fmt;
 use std::fs::File;
@@ -22,11 +23,15 @@ pub enum TraceFormat {
     Lackey,
     /// The compact binary format ([`binary`](super#binary)).
     Binary,
+    /// libCacheSim's `oracleGeneral` binary format
+    /// ([`oracle-general`](super#oraclegeneral)).
+    #[serde(rename = "oracle-general")]
+    OracleGeneral,
 }
 
 impl TraceFormat {
     /// Every accepted name.
-    pub const NAMES: &'static [&'static str] = &["text", "lackey", "binary"];
+    pub const NAMES: &'static [&'static str] = &["text", "lackey", "binary", "oracle-general"];
 
     /// The lowercase name.
     pub fn name(self) -> &'static str {
@@ -34,18 +39,26 @@ impl TraceFormat {
             TraceFormat::Text => "text",
             TraceFormat::Lackey => "lackey",
             TraceFormat::Binary => "binary",
+            TraceFormat::OracleGeneral => "oracle-general",
         }
     }
 
-    /// The format called `name` (case-insensitive; "txt" and "bin" too).
+    /// The format called `name` (case-insensitive; "txt", "bin",
+    /// "oraclegeneral" and "oracle" too).
     pub fn from_name(name: &str) -> Result<Self, TraceError> {
         match name.to_ascii_lowercase().as_str() {
             "text" | "txt" => Ok(TraceFormat::Text),
             "lackey" => Ok(TraceFormat::Lackey),
             "binary" | "bin" => Ok(TraceFormat::Binary),
+            "oracle-general" | "oraclegeneral" | "oracle_general" | "oracle" => {
+                Ok(TraceFormat::OracleGeneral)
+            }
             _ => Err(TraceError::UnknownFormat {
                 path: PathBuf::new(),
-                reason: format!("no format called {name:?} (known: text, lackey, binary)"),
+                reason: format!(
+                    "no format called {name:?} (known: {})",
+                    TraceFormat::NAMES.join(", ")
+                ),
             }),
         }
     }
@@ -70,6 +83,19 @@ enum Inner {
     Text(TextReader<Input>),
     Lackey(LackeyReader<Input>),
     Binary(BinaryReader<Input>),
+    Oracle(OracleReader<Input>),
+}
+
+/// How to open a trace: everything optional, recognised by content when
+/// absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The format, skipping recognition (`--format`).
+    pub format: Option<TraceFormat>,
+    /// Split the objects of an oracleGeneral trace into pages
+    /// (`--page-size`, `--id-unit`); an error for any other format, whose
+    /// ids are pages already.
+    pub split: Option<PageSplit>,
 }
 
 /// A streaming reader of page ids: an iterator of `Result<u64, TraceError>`.
@@ -111,9 +137,20 @@ impl TraceReader {
         path: impl AsRef<Path>,
         format: Option<TraceFormat>,
     ) -> Result<Self, TraceError> {
+        Self::open_opts(
+            path,
+            ReadOptions {
+                format,
+                split: None,
+            },
+        )
+    }
+
+    /// Opens `path` with explicit [`ReadOptions`].
+    pub fn open_opts(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, TraceError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| TraceError::io(path, e))?;
-        Self::from_reader(Box::new(file), path, format)
+        Self::from_reader_opts(Box::new(file), path, opts)
     }
 
     /// Reads a trace from any byte stream (standard input, memory);
@@ -123,16 +160,44 @@ impl TraceReader {
         name: impl AsRef<Path>,
         format: Option<TraceFormat>,
     ) -> Result<Self, TraceError> {
+        Self::from_reader_opts(
+            input,
+            name,
+            ReadOptions {
+                format,
+                split: None,
+            },
+        )
+    }
+
+    /// [`from_reader`](Self::from_reader) with explicit [`ReadOptions`].
+    pub fn from_reader_opts(
+        input: Box<dyn Read + Send>,
+        name: impl AsRef<Path>,
+        opts: ReadOptions,
+    ) -> Result<Self, TraceError> {
         let path = name.as_ref().to_owned();
         let (compression, mut input) = decompress(input).map_err(|e| TraceError::io(&path, e))?;
-        let format = match format {
+        let format = match opts.format {
             Some(f) => f,
             None => detect(&mut input, &path)?,
         };
+        if opts.split.is_some() && format != TraceFormat::OracleGeneral {
+            return Err(TraceError::Unsupported {
+                path,
+                reason: format!(
+                    "--page-size splits the objects of an oracle-general trace; \
+                     this one is {format}, whose ids are pages already"
+                ),
+            });
+        }
         let inner = match format {
             TraceFormat::Text => Inner::Text(TextReader::new(input, path.clone())),
             TraceFormat::Lackey => Inner::Lackey(LackeyReader::new(input, path.clone())),
             TraceFormat::Binary => Inner::Binary(BinaryReader::new(input, path.clone())?),
+            TraceFormat::OracleGeneral => {
+                Inner::Oracle(OracleReader::new(input, path.clone(), opts.split))
+            }
         };
         Ok(TraceReader {
             inner,
@@ -173,6 +238,7 @@ impl TraceReader {
             Inner::Text(r) => r.next_page(),
             Inner::Lackey(r) => r.next_page(),
             Inner::Binary(r) => r.next_page(),
+            Inner::Oracle(r) => r.next_page(),
         };
         match r {
             Ok(Some(p)) => {
@@ -206,8 +272,10 @@ impl Iterator for TraceReader {
 }
 
 /// Recognises the format from the first bytes (decompressed): the binary
-/// magic, else the first line that is not blank, a comment or a valgrind
-/// banner: a decimal number means text, a lackey access line lackey.
+/// magic; else, if a NUL byte is among the first 4 KiB, oracleGeneral if
+/// its content check passes; else the first line that is not blank, a
+/// comment or a valgrind banner: a decimal number means text, a lackey
+/// access line lackey (and if neither, oracleGeneral is tried last).
 fn detect(input: &mut Input, path: &Path) -> Result<TraceFormat, TraceError> {
     let head = input.fill_buf().map_err(|e| TraceError::io(path, e))?;
     if head.starts_with(MAGIC) {
@@ -217,6 +285,20 @@ fn detect(input: &mut Input, path: &Path) -> Result<TraceFormat, TraceError> {
         return Err(TraceError::Empty {
             path: path.to_owned(),
         });
+    }
+    // Text and lackey output never hold a NUL byte; oracleGeneral records
+    // almost always do (the high bytes of ids, sizes and next-access times).
+    if head[..head.len().min(4096)].contains(&0) {
+        return match oracle::check(head) {
+            Ok(()) => Ok(TraceFormat::OracleGeneral),
+            Err(why) => Err(TraceError::UnknownFormat {
+                path: path.to_owned(),
+                reason: format!(
+                    "binary content that is neither an EPCTRACE trace nor an oracleGeneral \
+                     trace ({why}); --format oracle-general reads it anyway"
+                ),
+            }),
+        };
     }
     // Look at complete lines in the first buffer (at least 256 KiB unless
     // the trace is shorter).
@@ -237,6 +319,9 @@ fn detect(input: &mut Input, path: &Path) -> Result<TraceFormat, TraceError> {
         }
         if looks_like_lackey(line) {
             return Ok(TraceFormat::Lackey);
+        }
+        if oracle::check(head).is_ok() {
+            return Ok(TraceFormat::OracleGeneral);
         }
         let shown: String = String::from_utf8_lossy(line).chars().take(60).collect();
         return Err(TraceError::UnknownFormat {

@@ -7,13 +7,13 @@
 //! exactly the references whose distance is below `c`, so the histogram is
 //! LRU's whole miss-ratio curve.
 //!
-//! Computed in O(n log n) with a Fenwick tree over reference times holding
-//! a 1 at each page's latest reference: the distance of a reference at time
-//! `t` to a page last seen at `t'` is the number of ones in `(t', t)`. The
-//! tree grows by doubling as the stream goes, so the trace is never held;
-//! memory is 4 bytes per reference plus a map entry per distinct page.
+//! Computed in O(n log n) with the [`StackClock`] (a Fenwick tree over
+//! reference times, shared with the simulator's one-pass LRU curve); the
+//! trace is never held: memory is 4 bytes per reference plus a map entry
+//! per distinct page.
 
 use super::error::TraceError;
+use super::fenwick::StackClock;
 use rustc_hash::FxHashMap;
 
 /// Size of a page, for the footprint.
@@ -50,61 +50,11 @@ pub struct TraceStats {
     pub reuse: ReuseSummary,
 }
 
-/// A Fenwick (binary indexed) tree over 1-based positions that can grow.
-#[derive(Debug, Default)]
-struct Fenwick {
-    tree: Vec<u32>,
-    total: u32,
-}
-
-impl Fenwick {
-    /// Makes room for position `n`, doubling: node `i` of the new half
-    /// covers `(i - lowbit(i), i]`, all empty except the top node, which
-    /// covers everything.
-    fn reserve(&mut self, n: usize) {
-        if self.tree.len() > n {
-            return;
-        }
-        let old = self.tree.len().max(1);
-        let mut new = old;
-        while new <= n {
-            new *= 2;
-        }
-        self.tree.resize(new, 0);
-        // tree[0] is unused. Lengths are powers of two, so the new nodes
-        // that reach back into old positions are exactly the powers of two
-        // in [old, new), each covering everything so far.
-        let mut p = old;
-        while p < new {
-            self.tree[p] = self.total;
-            p *= 2;
-        }
-    }
-
-    fn add(&mut self, mut i: usize, delta: i32) {
-        self.total = self.total.wrapping_add_signed(delta);
-        while i < self.tree.len() {
-            self.tree[i] = self.tree[i].wrapping_add_signed(delta);
-            i += i & i.wrapping_neg();
-        }
-    }
-
-    /// Sum over `[1, i]`.
-    fn prefix(&self, mut i: usize) -> u32 {
-        let mut s = 0u32;
-        while i > 0 {
-            s = s.wrapping_add(self.tree[i]);
-            i &= i - 1;
-        }
-        s
-    }
-}
-
 /// Computes [`TraceStats`] over a stream of page ids.
 #[derive(Debug, Default)]
 pub struct StatsBuilder {
     last: FxHashMap<u64, u32>,
-    tree: Fenwick,
+    clock: StackClock,
     refs: u64,
     sum: f64,
     buckets: Vec<u64>,
@@ -119,12 +69,9 @@ impl StatsBuilder {
     /// Adds the next reference.
     pub fn push(&mut self, page: u64) {
         self.refs += 1;
-        let t = self.refs as usize;
-        self.tree.reserve(t);
-        if let Some(prev) = self.last.insert(page, t as u32) {
-            let prev = prev as usize;
-            let d = self.tree.prefix(t - 1) - self.tree.prefix(prev);
-            self.tree.add(prev, -1);
+        let t = self.refs as u32;
+        let prev = self.last.insert(page, t);
+        if let Some(d) = self.clock.touch(t, prev) {
             self.sum += f64::from(d);
             let b = if d == 0 {
                 0
@@ -136,7 +83,6 @@ impl StatsBuilder {
             }
             self.buckets[b] += 1;
         }
-        self.tree.add(t, 1);
     }
 
     /// The statistics so far.

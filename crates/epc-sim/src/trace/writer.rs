@@ -1,10 +1,11 @@
-//! Writing traces: text or binary, optionally compressed (for
-//! `epc trace convert` and `epc trace record`).
+//! Writing traces: text, binary or oracleGeneral, optionally compressed
+//! (for `epc trace convert` and `epc trace record`).
 
 use super::binary::BinaryWriter;
 use super::compression::{Compression, BUF_SIZE};
 use super::error::TraceError;
-use super::reader::TraceFormat;
+use super::oracle::OracleGeneralWriter;
+use super::reader::{ReadOptions, TraceFormat};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -51,7 +52,12 @@ impl Write for Sink {
 enum Encoder {
     Text(Sink),
     Binary(BinaryWriter<Sink>),
+    Oracle(OracleGeneralWriter<Sink>),
 }
+
+/// The object size the oracleGeneral writer gives each page: one 4 KiB page,
+/// so libCacheSim run with object sizes sees a cache of pages.
+pub const ORACLE_PAGE_BYTES: u32 = 4096;
 
 /// Writes a trace file, one reference at a time. Call
 /// [`finish`](Self::finish) at the end: it completes the compressed stream
@@ -74,8 +80,14 @@ impl fmt::Debug for TraceWriter {
 }
 
 impl TraceWriter {
-    /// Creates `path` (truncating it). `format` must be text or binary
-    /// (lackey is input only).
+    /// Creates `path` (truncating it). `format` must be text, binary or
+    /// oracle-general (lackey is input only).
+    ///
+    /// An oracle-general file gets one record per reference: clock time the
+    /// 1-based reference number (saturating at `u32::MAX`), object id the
+    /// page id, size [`ORACLE_PAGE_BYTES`], and the next-access field as
+    /// libCacheSim's `traceConv` computes it. Its records are held in
+    /// memory (16 bytes each) until [`finish`](Self::finish).
     pub fn create(
         path: impl AsRef<Path>,
         format: TraceFormat,
@@ -85,7 +97,8 @@ impl TraceWriter {
         if format == TraceFormat::Lackey {
             return Err(TraceError::UnknownFormat {
                 path,
-                reason: "lackey is an input format only; write text or binary".into(),
+                reason: "lackey is an input format only; write text, binary or oracle-general"
+                    .into(),
             });
         }
         let file = File::create(&path).map_err(|e| TraceError::io(&path, e))?;
@@ -105,6 +118,7 @@ impl TraceWriter {
             TraceFormat::Binary => {
                 Encoder::Binary(BinaryWriter::new(sink).map_err(|e| TraceError::io(&path, e))?)
             }
+            TraceFormat::OracleGeneral => Encoder::Oracle(OracleGeneralWriter::new(sink)),
             _ => Encoder::Text(sink),
         };
         Ok(TraceWriter {
@@ -120,6 +134,11 @@ impl TraceWriter {
         let r = match &mut self.enc {
             Encoder::Text(w) => writeln!(w, "{page}"),
             Encoder::Binary(w) => w.write(page),
+            Encoder::Oracle(w) => {
+                let time = u32::try_from(self.count + 1).unwrap_or(u32::MAX);
+                w.push(time, page, ORACLE_PAGE_BYTES);
+                Ok(())
+            }
         };
         self.count += 1;
         r.map_err(|e| TraceError::io(&self.path, e))
@@ -130,6 +149,7 @@ impl TraceWriter {
         let r = match self.enc {
             Encoder::Text(w) => w.finish(),
             Encoder::Binary(w) => w.finish().and_then(Sink::finish),
+            Encoder::Oracle(w) => w.finish().and_then(Sink::finish),
         };
         r.map_err(|e| TraceError::io(&self.path, e))?;
         Ok(self.count)
@@ -144,7 +164,19 @@ pub fn convert(
     format: TraceFormat,
     compression: Compression,
 ) -> Result<u64, TraceError> {
-    let reader = super::TraceReader::open(input)?;
+    convert_with(input, ReadOptions::default(), output, format, compression)
+}
+
+/// [`convert`], the input opened with explicit [`ReadOptions`] (a format,
+/// splitting an oracleGeneral trace's objects into pages).
+pub fn convert_with(
+    input: impl AsRef<Path>,
+    opts: ReadOptions,
+    output: impl AsRef<Path>,
+    format: TraceFormat,
+    compression: Compression,
+) -> Result<u64, TraceError> {
+    let reader = super::TraceReader::open_opts(input, opts)?;
     let mut w = TraceWriter::create(output, format, compression)?;
     for page in reader {
         w.write(page?)?;
