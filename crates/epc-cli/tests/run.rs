@@ -240,3 +240,97 @@ fn trace_workload_in_a_scenario() {
     assert_eq!(v["accesses"], 6000);
     assert!(v["counters"]["faults"].as_u64().unwrap() >= 300);
 }
+
+/// `examples/timeline.toml`: an enclave started a second in, one destroyed
+/// mid-run while its threads work; the others are checked page by page.
+#[test]
+fn timeline_starts_an_enclave_late_and_stops_one_mid_run() {
+    let dir = scratch("run_timeline");
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        &example("timeline.toml"),
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    check_run_contract(&v, &dir);
+    assert_eq!(v["integrity"]["ok"], true, "{v}");
+    let enclaves = v["enclaves"].as_array().unwrap();
+    let by_name = |n: &str| {
+        enclaves
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} missing: {v}"))
+    };
+    for e in enclaves {
+        assert!(e["failed"].is_null(), "{e}");
+        assert_eq!(e["killed"], false, "{e}");
+        assert!(e["error"].is_null(), "{e}");
+        assert!(e["accesses"].as_u64().unwrap() > 0, "{e}");
+    }
+    let (steady, late, doomed) = (by_name("steady"), by_name("late"), by_name("doomed"));
+    assert_eq!(steady["started_at"], 0.0);
+    assert!(steady["stopped_at"].is_null());
+    assert!(late["started_at"].as_f64().unwrap() >= 1.0, "{late}");
+    assert!(doomed["stopped_at"].as_f64().unwrap() >= 1.5, "{doomed}");
+    assert_eq!(doomed["resident_pages_at_end"], 0, "{doomed}");
+    // The destroyed enclave's pages are gone: only the others are checked.
+    assert_eq!(v["integrity"]["pages_checked"], 600 + 500);
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["kind"], "start_enclave");
+    assert_eq!(events[0]["enclave"], "late");
+    assert_eq!(events[1]["kind"], "stop_enclave");
+    for e in events {
+        assert!(
+            e["applied_at"].as_f64().unwrap() >= e["at"].as_f64().unwrap(),
+            "{e}"
+        );
+    }
+    // The time series shows the late enclave absent at first and the
+    // destroyed one empty at the end.
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows[0][col("resident_late")], "0");
+    assert_eq!(rows.last().unwrap()[col("resident_doomed")], "0");
+    assert_ne!(rows.last().unwrap()[col("resident_late")], "0");
+}
+
+/// The run waits for an enclave still to start even when every thread is
+/// done, and does not wait for other events after the last thread.
+#[test]
+fn timeline_waits_for_starts_only() {
+    let dir = scratch("run_timeline_wait");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[epc]\npages = 256\n\
+         [[enclave]]\nname = \"first\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
+         [[enclave]]\nname = \"second\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
+         [[event]]\nat = 0.3\nkind = \"start_enclave\"\nenclave = \"second\"\n\
+         [[event]]\nat = 600\nkind = \"stop_enclave\"\nenclave = \"first\"\n",
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["accesses"], 200, "{v}");
+    assert!(v["events"][0]["applied_at"].as_f64().unwrap() >= 0.3);
+    assert!(v["events"][1]["applied_at"].is_null(), "{v}");
+    assert!(v["enclaves"][0]["stopped_at"].is_null());
+    assert_eq!(v["integrity"]["pages_checked"], 100);
+    // A liveness bound: the stop at 600 s was not waited for.
+    assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
+}

@@ -92,11 +92,23 @@ pub struct EnclaveReport {
     pub threads: u32,
     /// Accesses its threads made.
     pub accesses: u64,
-    /// Whether it was killed.
+    /// Seconds from the start of the run when it started: 0 for an
+    /// enclave there from the start, the time of its `start_enclave` event
+    /// otherwise; `None` if the run ended before it.
+    pub started_at: Option<f64>,
+    /// Seconds from the start of the run when a `stop_enclave` event
+    /// destroyed it, if one did.
+    pub stopped_at: Option<f64>,
+    /// Why it could not run (no memory for it), if it could not. Not an
+    /// error of the run: the others go on, and the run still succeeds.
+    pub failed: Option<String>,
+    /// Whether the enclave layer killed it (a `stop_enclave` is not a
+    /// kill).
     pub killed: bool,
     /// Why, if it was.
     pub kill_reason: Option<String>,
-    /// The error that stopped one of its threads, if any.
+    /// The error that stopped one of its threads, if any (other than
+    /// `failed`, a kill, or its destruction by `stop_enclave`).
     pub error: Option<String>,
     /// Resident data pages at the end.
     pub resident_pages_at_end: u64,
@@ -104,6 +116,20 @@ pub struct EnclaveReport {
     pub backing_bytes: u64,
     /// Its own counters.
     pub counters: CounterMap,
+}
+
+/// One event of the scenario's timeline and when it happened.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventReport {
+    /// When it was due, in seconds from the start of the run.
+    pub at: f64,
+    /// Its kind (`start_enclave`, `stop_enclave`, ...).
+    pub kind: String,
+    /// The enclave it is about, if any.
+    pub enclave: Option<String>,
+    /// When the runner applied it, in seconds from the start; `None` if
+    /// the run ended first.
+    pub applied_at: Option<f64>,
 }
 
 /// Everything `epc run` found.
@@ -154,6 +180,8 @@ pub struct RunReport {
     pub integrity: Integrity,
     /// Per enclave.
     pub enclaves: Vec<EnclaveReport>,
+    /// The timeline, in time order (empty without `[[event]]` tables).
+    pub events: Vec<EventReport>,
     /// Enclave names, for the time series columns.
     #[serde(skip)]
     pub enclave_names: Vec<String>,

@@ -124,15 +124,28 @@ pub fn run_summary(r: &RunReport) -> Table {
     t.row("", "enclaves".to_string());
     for e in &r.enclaves {
         let g = |k: &str| e.counters.get(k).copied().unwrap_or(0);
+        let mut life = String::new();
+        match e.started_at {
+            Some(t) if t > 0.0 => life += &format!(", started at {t:.2} s"),
+            Some(_) => {}
+            None => life += ", never started",
+        }
+        if let Some(t) = e.stopped_at {
+            life += &format!(", stopped at {t:.2} s");
+        }
         t.row(
             e.name.clone(),
             format!(
-                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{}",
+                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{life}{}{}",
                 e.pages,
                 e.threads,
                 e.accesses,
                 g("faults"),
                 e.resident_pages_at_end,
+                match &e.failed {
+                    Some(why) => format!(", FAILED: {why}"),
+                    None => String::new(),
+                },
                 match (&e.kill_reason, &e.error) {
                     (Some(k), _) => format!(", KILLED: {k}"),
                     (None, Some(err)) => format!(", error: {err}"),
@@ -140,6 +153,19 @@ pub fn run_summary(r: &RunReport) -> Table {
                 }
             ),
         );
+    }
+    if !r.events.is_empty() {
+        t.row("", "timeline".to_string());
+        for ev in &r.events {
+            let what = ev.enclave.as_deref().unwrap_or("");
+            t.row(
+                format!("{:.2} s", ev.at),
+                match ev.applied_at {
+                    Some(a) => format!("{} {what} (applied at {a:.2} s)", ev.kind),
+                    None => format!("{} {what} (not applied: the run ended first)", ev.kind),
+                },
+            );
+        }
     }
     t.row("", "integrity".to_string());
     t.row(

@@ -1,9 +1,13 @@
 //! Scenarios: an EPC, a manager, and enclaves with their threads and
 //! workloads. A scenario comes from a TOML file (format in
 //! `docs/SCENARIOS.md`, parsed and checked in `parse.rs`) or is the built-in
-//! default ([`Scenario::default_run`]).
+//! default ([`Scenario::default_run`]). Its timeline (`[[event]]`
+//! tables) is in `event.rs`.
 
+mod event;
 mod parse;
+
+pub use event::{Event, EventKind};
 
 use crate::workload::{Length, Pattern, WorkloadSpec};
 use epc_hw::{CostTable, SectionConfig, VA_SLOTS_PER_PAGE};
@@ -52,6 +56,8 @@ pub struct Scenario {
     pub deterministic: bool,
     /// The enclaves.
     pub enclaves: Vec<EnclaveSpec>,
+    /// The timeline, in time order.
+    pub events: Vec<Event>,
 }
 
 impl Scenario {
@@ -129,6 +135,7 @@ impl Scenario {
                     ),
                 ),
             ],
+            events: Vec::new(),
         }
     }
 
@@ -143,6 +150,15 @@ impl Scenario {
         let text = std::fs::read_to_string(path)
             .map_err(|e| crate::SimError::input(format!("{}: {e}", path.display())))?;
         parse::parse(&text, &path.display().to_string())
+    }
+
+    /// When enclave `i` starts: `Some(seconds)` if an event starts it,
+    /// `None` if it starts with the run.
+    pub fn start_at(&self, i: usize) -> Option<f64> {
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::StartEnclave { enclave } if enclave == i => Some(e.at),
+            _ => None,
+        })
     }
 
     /// Total EPC pages.

@@ -20,6 +20,9 @@ struct RawScenario {
     costs: Option<BTreeMap<String, u64>>,
     #[serde(default)]
     enclave: Vec<RawEnclave>,
+    /// Kept as tables: each kind takes its own fields (`event.rs`).
+    #[serde(default)]
+    event: Vec<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +182,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
             workload,
         });
     }
+    let names: Vec<String> = enclaves.iter().map(|e| e.name.clone()).collect();
+    let known = super::event::Known {
+        enclaves: &names,
+        duration: raw.duration_seconds,
+    };
+    let events = super::event::parse_events(raw.event, &known, origin)?;
     let s = Scenario {
         name: raw.name.unwrap_or_else(|| origin.to_owned()),
         duration_seconds: raw.duration_seconds,
@@ -192,6 +201,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
         policy,
         deterministic: m.deterministic.unwrap_or(false),
         enclaves,
+        events,
     };
     if s.batch == 0 {
         return Err(bad("manager.batch", "must be at least 1".into()));
