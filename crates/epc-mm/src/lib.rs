@@ -25,6 +25,8 @@ mod config;
 mod counters;
 mod free;
 mod freelist;
+mod inner;
+mod invariant;
 mod ksgxd;
 mod list;
 mod manager;
@@ -33,6 +35,8 @@ mod page;
 mod permit;
 mod policy;
 mod reclaim;
+mod shared;
+mod signal;
 mod sync;
 mod validate;
 
@@ -43,6 +47,7 @@ pub use config::{
 };
 pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
+pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
 pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
@@ -53,4 +58,3 @@ pub use policy::{
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
-pub use validate::ValidateError;
