@@ -5,7 +5,7 @@
 
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
-    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, OwnerId, PageKey,
+    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, GroupId, OwnerId, PageKey,
     PageOwner, Tracked, WriteOutcome,
 };
 use parking_lot::Mutex;
@@ -76,6 +76,19 @@ impl MockOwner {
     /// reclaimable (no owner lock is held while allocating).
     pub(crate) fn add(&self, addr: u64, mode: AllocMode<'_>) -> Result<EpcPageId, AllocError> {
         let page = self.mgr.alloc(NodeId(0), mode)?;
+        let id = page.id();
+        self.adopt(addr, page);
+        Ok(id)
+    }
+
+    /// As [`add`](Self::add), charged to `group`.
+    pub(crate) fn add_in(
+        &self,
+        group: GroupId,
+        addr: u64,
+        mode: AllocMode<'_>,
+    ) -> Result<EpcPageId, AllocError> {
+        let page = self.mgr.alloc_in(group, NodeId(0), mode)?;
         let id = page.id();
         self.adopt(addr, page);
         Ok(id)
