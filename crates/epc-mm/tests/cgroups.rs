@@ -208,21 +208,37 @@ fn low_protects_a_group_while_others_have_pages() {
     }
     ok(&mgr);
     assert_eq!(oa.resident(), 10, "a is protected");
-    // Keep pressing: b and the root give until nothing unprotected is left
-    // on a list, then a gives too.
+    // Keep pressing: b and the root give, a does not.
     for i in 20..40 {
         root.add(0x1000 * (i + 1), AllocMode::Reclaim(&mut permit))
             .unwrap();
     }
     ok(&mgr);
-    assert_eq!(ob.resident(), 0);
-    assert_eq!(oa.resident(), 10, "root pages were still unprotected");
+    assert!(ob.resident() < 10, "b gave");
+    assert_eq!(oa.resident(), 10, "a is protected while others have pages");
     mgr.set_low(a, 0).unwrap();
-    for i in 40..45 {
+    for i in 40..80 {
         root.add(0x1000 * (i + 1), AllocMode::Reclaim(&mut permit))
             .unwrap();
     }
     assert!(oa.resident() < 10, "a unprotected gives its share");
+    ok(&mgr);
+    // Protected again, but the only pages left on any list: they give.
+    mgr.set_low(a, 10).unwrap();
+    root.teardown();
+    ob.teardown();
+    let c = MockOwner::new(&mgr, 4);
+    let before = oa.resident();
+    for i in 0..40u64 {
+        // Pages taken off the list at once (as VA pages never go on it).
+        let addr = 0x1000 * (i + 1);
+        c.add(addr, AllocMode::Reclaim(&mut permit)).unwrap();
+        assert!(c.unmark(addr));
+    }
+    assert!(
+        oa.resident() < before,
+        "protected pages give when nothing else can"
+    );
     ok(&mgr);
 }
 
@@ -277,4 +293,61 @@ fn global_reclaim_takes_from_every_group_round_robin() {
         assert_eq!(ea + eb, 200 - 64);
         assert!(ea.abs_diff(eb) <= 2, "{fairness:?}: a {ea}, b {eb}");
     }
+}
+
+/// Waits (yielding) until `cond` holds; fails after 20 s, a guard against
+/// a hang, not a timing assertion.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn ksgxd_reclaims_groups_at_their_limit_headroom_and_lowered_limit() {
+    let mut cfg = ManagerConfig::with_pages(1024);
+    cfg.policy = PolicyKind::Fifo;
+    let mgr = Arc::new(EpcManager::new(cfg).unwrap());
+    let small = group(&mgr, "/small", Some(16));
+    let big = group(&mgr, "/big", Some(200));
+    let (os, ob) = (MockOwner::new(&mgr, 1), MockOwner::new(&mgr, 2));
+    // At or below 128 pages, no headroom: a fault-context charge at the
+    // limit is "busy" and queues the group; ksgxd takes it below the limit.
+    for i in 0..16 {
+        os.add_in(small, 0x1000 * (i + 1), AllocMode::NoReclaim)
+            .unwrap();
+    }
+    eventually("small reclaimed below its limit", || {
+        current(&mgr, small) < 16
+    });
+    // Above 128 pages, 32 pages of headroom: filling up to the target
+    // queues the group, and ksgxd brings it below max - 32.
+    for i in 0..168 {
+        match ob.add_in(big, 0x1000 * (i + 1), AllocMode::NoReclaim) {
+            Ok(_) | Err(AllocError::Busy) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    eventually("big reclaimed below its target", || {
+        current(&mgr, big) < 200 - 32
+    });
+    // A lower limit written at run time is reclaimed down to.
+    mgr.set_max(big, Some(100)).unwrap();
+    eventually("big reclaimed below its lowered limit", || {
+        current(&mgr, big) < 100
+    });
+    assert!(mgr.group_stats(big).unwrap().evicted > 0);
+    // Global memory was never short.
+    assert!(mgr.free_pages() > 1024 - 16 - 200);
+    mgr.shutdown();
+    ok(&mgr);
+    os.teardown();
+    ob.teardown();
+    ok(&mgr);
+    assert!(mgr.groups().iter().all(|g| g.current == 0));
 }

@@ -18,13 +18,19 @@ use crate::charge::Charges;
 use crate::sync::Ordering;
 
 /// How global reclaim spreads its batches over the groups.
+///
+/// Measured (`tests/cgroups_measure.rs`, `docs/epc-mm.md`): round robin
+/// takes as many pages from a small hot group as from a big thrashing one,
+/// so every group ends up faulting at the thrasher's rate (2.3 times the
+/// faults of one shared list); proportional pressure matches the one list
+/// within 1 %. Proportional is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum GlobalFairness {
     /// One batch from each group with pages listed, in turn.
-    #[default]
     RoundRobin,
     /// Batches in proportion to each group's listed pages (smooth weighted
     /// round robin: a group with twice the pages gives twice the batches).
+    #[default]
     Proportional,
 }
 

@@ -106,6 +106,14 @@ impl MockOwner {
         pages.insert(addr, page);
     }
 
+    /// Takes `addr`'s page off the reclaimable list (it stays resident).
+    pub(crate) fn unmark(&self, addr: u64) -> bool {
+        let pages = self.pages.lock();
+        pages
+            .get(&addr)
+            .is_some_and(|p| self.mgr.unmark_reclaimable(p).unwrap_or(false))
+    }
+
     /// Sets the accessed bit, as an access through a TLB fill would.
     pub(crate) fn touch(&self, addr: u64) {
         self.accessed.lock().insert(addr);
