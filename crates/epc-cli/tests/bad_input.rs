@@ -249,3 +249,47 @@ fn bad_events_name_the_file_and_field() {
         "extra.toml: event[0].cgroupp: unknown field",
     );
 }
+
+#[test]
+fn bad_cgroups_name_the_file_and_field() {
+    let dir = scratch("bad_cgroups");
+    let s = scenario(
+        &dir,
+        "parent.toml",
+        &format!("{GOOD}\n[[cgroup]]\npath = \"/a/b\"\nmax = 10\n"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "parent.toml: cgroup[0].path: the parent group \"/a\" is not declared",
+    );
+    let s = scenario(
+        &dir,
+        "max.toml",
+        &format!("{GOOD}\n[[cgroup]]\npath = \"/a\"\nmax = \"lots\"\n"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "max.toml: cgroup[0].max: must be a number of pages or \"max\"",
+    );
+    let s = scenario(
+        &dir,
+        "enclave.toml",
+        &GOOD.replace("pages = 100", "pages = 100\ncgroup = \"/x\""),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "enclave.toml: enclave[0].cgroup: no [[cgroup]] has the path \"/x\"",
+    );
+    let s = scenario(
+        &dir,
+        "event.toml",
+        &format!(
+            "{GOOD}\n[[cgroup]]\npath = \"/a\"\n[[event]]\nat = 0.1\nkind = \"set_max\"\n\
+             cgroup = \"/b\"\nmax = 5\n"
+        ),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "event.toml: event[0].cgroup: no [[cgroup]] has the path \"/b\"",
+    );
+}

@@ -48,6 +48,8 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
         "rates.png",
         "resident.svg",
         "resident.png",
+        "cgroups.svg",
+        "cgroups.png",
     ] {
         let p = dir.join(f);
         assert!(
@@ -65,6 +67,11 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
             .expect("valid");
     check_counters(&saved["counters"]);
+    // The root group is always there; every enclave says whether it failed.
+    assert!(v["cgroups"]["/"]["current"].is_u64(), "{v}");
+    for e in v["enclaves"].as_array().unwrap() {
+        assert!(e.get("failed").is_some(), "{e}");
+    }
 }
 
 #[test]
@@ -164,18 +171,32 @@ fn summary_table_without_json() {
     }
 }
 
+/// Ctrl-C during the run (after a build short enough to be over by then,
+/// even on a loaded machine): the threads stop, an enclave still to start
+/// never does, and the report is written.
 #[test]
 fn ctrl_c_stops_and_still_writes_the_report() {
     let dir = scratch("run_ctrlc");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[epc]\npages = 512\n\
+         [[enclave]]\nname = \"long\"\npages = 700\nthreads = 2\n\
+         [enclave.workload]\nkind = \"uniform\"\nwrite_ratio = 0.3\nseconds = 30\n\
+         [[enclave]]\nname = \"later\"\npages = 100\n\
+         [enclave.workload]\nkind = \"uniform\"\nseconds = 5\n\
+         [[event]]\nat = 25\nkind = \"start_enclave\"\nenclave = \"later\"\n",
+    )
+    .unwrap();
     let bin = assert_cmd::cargo::cargo_bin("epc");
     let child = std::process::Command::new(bin)
         .args([
             "run",
-            "--duration",
-            "30",
+            "--scenario",
+            scenario.to_str().unwrap(),
             "--json",
             "--out",
-            dir.to_str().unwrap(),
+            dir.join("r").to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -196,7 +217,11 @@ fn ctrl_c_stops_and_still_writes_the_report() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["interrupted"], true);
     assert!(v["wall_seconds"].as_f64().unwrap() < 20.0);
-    assert!(dir.join("report.json").exists() && dir.join("rates.png").exists());
+    assert!(v["events"][0]["applied_at"].is_null(), "{v}");
+    assert!(v["enclaves"][1]["started_at"].is_null(), "{v}");
+    assert_eq!(v["integrity"]["ok"], true);
+    let r = dir.join("r");
+    assert!(r.join("report.json").exists() && r.join("rates.png").exists());
 }
 
 /// `epc` with no arguments is the default run (about 12 seconds).
@@ -333,4 +358,85 @@ fn timeline_waits_for_starts_only() {
     assert_eq!(v["integrity"]["pages_checked"], 100);
     // A liveness bound: the stop at 600 s was not waited for.
     assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
+}
+
+/// `examples/cgroups.toml`: groups held at their limits, a limit lowered
+/// at run time, an enclave started late, one destroyed mid-run, and one
+/// too large for its group that fails cleanly while the run succeeds.
+#[test]
+fn cgroups_example_holds_groups_at_their_limits() {
+    let dir = scratch("run_cgroups");
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        &example("cgroups.toml"),
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    check_run_contract(&v, &dir);
+    assert_eq!(v["integrity"]["ok"], true, "{v}");
+    let g = &v["cgroups"];
+    for path in [
+        "/",
+        "/tenants",
+        "/tenants/a",
+        "/tenants/b",
+        "/batch",
+        "/tiny",
+    ] {
+        for k in ["low", "current", "peak", "events_max", "evicted", "faults"] {
+            assert!(g[path][k].is_u64(), "cgroups[{path}].{k}: {g}");
+        }
+        assert!(g[path].get("max").is_some(), "{g}");
+    }
+    let n = |p: &str, k: &str| g[p][k].as_u64().unwrap();
+    assert!(g["/"]["max"].is_null() && g["/tenants"]["max"].is_null());
+    // Each tenant's enclave is larger than its limit: the group fills up
+    // to its limit and no further, and hitting it is counted.
+    for (p, max) in [("/tenants/a", 400), ("/tenants/b", 600)] {
+        assert_eq!(n(p, "max"), max);
+        assert!(n(p, "peak") <= max, "{p}: {g}");
+        assert!(n(p, "peak") >= max * 3 / 4, "{p} never near its limit: {g}");
+        assert!(n(p, "events_max") > 0 && n(p, "evicted") > 0, "{p}: {g}");
+        assert!(n(p, "faults") > 0, "{p}: {g}");
+    }
+    assert_eq!(n("/tenants/b", "low"), 200);
+    assert!(n("/tenants", "peak") <= 400 + 600);
+    // set_max lowered /batch from 300 to 150 mid-run.
+    assert_eq!(n("/batch", "max"), 150);
+    assert!(n("/batch", "peak") <= 300, "{g}");
+    assert!(n("/batch", "current") <= 150, "{g}");
+    assert_eq!(n("/tiny", "current"), 0);
+    assert!(n("/tiny", "events_max") > 0, "{g}");
+    let enclaves = v["enclaves"].as_array().unwrap();
+    let e = |name: &str| enclaves.iter().find(|e| e["name"] == name).unwrap();
+    let failed = e("too-big")["failed"].as_str().expect("too-big failed");
+    assert!(
+        failed.contains("/tiny") && failed.contains("limit"),
+        "{failed}"
+    );
+    assert_eq!(e("too-big")["killed"], false);
+    for name in ["a-kv", "b-web", "b-doomed", "batch"] {
+        assert!(e(name)["failed"].is_null(), "{}", e(name));
+        assert!(e(name)["error"].is_null(), "{}", e(name));
+        assert!(e(name)["accesses"].as_u64().unwrap() > 0, "{}", e(name));
+    }
+    assert!(e("b-doomed")["stopped_at"].as_f64().unwrap() >= 1.5);
+    assert!(e("batch")["started_at"].as_f64().unwrap() >= 1.0);
+    assert_eq!(v["events"][2]["kind"], "set_max");
+    assert_eq!(v["events"][2]["cgroup"], "/batch");
+    assert_eq!(v["events"][2]["detail"], "/batch max 150 pages");
+    assert!(v["events"][2]["applied_at"].is_f64());
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(
+            ",current_/,current_/tenants,current_/batch,current_/tiny,current_/tenants/a,current_/tenants/b"
+        ),
+        "{header}"
+    );
+    let png = std::fs::read(dir.join("cgroups.png")).expect("cgroups.png");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(dir.join("cgroups.svg").exists());
 }

@@ -33,6 +33,42 @@ pub struct Sample {
     pub eviction_rate: f64,
     /// Resident pages of each enclave, in scenario order.
     pub resident: Vec<u64>,
+    /// Each EPC cgroup's usage and limit, in the order of
+    /// [`RunReport::cgroup_paths`].
+    pub cgroups: Vec<CgroupSample>,
+}
+
+/// One EPC cgroup at one moment.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct CgroupSample {
+    /// Pages charged to it and its descendants.
+    pub current: u64,
+    /// Its own limit (`None`: unlimited).
+    pub max: Option<u64>,
+}
+
+/// One EPC cgroup at the end of a run (the `cgroups` object of
+/// `report.json`, keyed by path).
+#[derive(Clone, Debug, Serialize)]
+pub struct CgroupReport {
+    /// Its limit in pages when the run ended (`None`: unlimited, `"max"`).
+    pub max: Option<u64>,
+    /// Its protection in pages.
+    pub low: u64,
+    /// Pages charged to it and its descendants when the workers stopped.
+    pub current: u64,
+    /// The highest `current` it reached.
+    pub peak: u64,
+    /// Times a charge would have passed its limit (`misc.events` `max`),
+    /// since it was created (the builds included).
+    pub events_max: u64,
+    /// Pages evicted from its own reclaimable list since it was created
+    /// (the builds included).
+    pub evicted: u64,
+    /// Faults of the enclaves charged to it (not its descendants').
+    pub faults: u64,
+    /// The policy of its reclaimable list.
+    pub policy: String,
 }
 
 /// The result of the integrity check.
@@ -127,6 +163,10 @@ pub struct EventReport {
     pub kind: String,
     /// The enclave it is about, if any.
     pub enclave: Option<String>,
+    /// The group it is about, if any.
+    pub cgroup: Option<String>,
+    /// What it does, in words (`enclave "x"`, `/a max 150`).
+    pub detail: String,
     /// When the runner applied it, in seconds from the start; `None` if
     /// the run ended first.
     pub applied_at: Option<f64>,
@@ -180,11 +220,16 @@ pub struct RunReport {
     pub integrity: Integrity,
     /// Per enclave.
     pub enclaves: Vec<EnclaveReport>,
+    /// Per EPC cgroup, by path (the root `/` always).
+    pub cgroups: BTreeMap<String, CgroupReport>,
     /// The timeline, in time order (empty without `[[event]]` tables).
     pub events: Vec<EventReport>,
     /// Enclave names, for the time series columns.
     #[serde(skip)]
     pub enclave_names: Vec<String>,
+    /// Group paths, root first, for the time series columns.
+    #[serde(skip)]
+    pub cgroup_paths: Vec<String>,
     /// The time series (in `timeseries.csv`, not in the JSON).
     #[serde(skip)]
     pub samples: Vec<Sample>,

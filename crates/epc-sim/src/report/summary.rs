@@ -1,6 +1,7 @@
 //! The summary table a person reads after a run: counters from every
 //! layer, fault latency, swap throughput, modelled cycles beside wall
-//! time, the backing store and the integrity result.
+//! time, the backing store, each enclave and EPC cgroup, the timeline and
+//! the integrity result.
 
 use super::RunReport;
 use std::fmt::Write as _;
@@ -154,10 +155,34 @@ pub fn run_summary(r: &RunReport) -> Table {
             ),
         );
     }
+    t.row("", "EPC cgroups (pages)".to_string());
+    t.row(
+        "path",
+        format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}  policy",
+            "max", "low", "current", "peak", "events_max", "evicted", "faults"
+        ),
+    );
+    for (path, g) in &r.cgroups {
+        t.row(
+            path.clone(),
+            format!(
+                "{:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}  {}",
+                g.max.map_or("max".to_string(), |m| m.to_string()),
+                g.low,
+                g.current,
+                g.peak,
+                g.events_max,
+                g.evicted,
+                g.faults,
+                g.policy
+            ),
+        );
+    }
     if !r.events.is_empty() {
         t.row("", "timeline".to_string());
         for ev in &r.events {
-            let what = ev.enclave.as_deref().unwrap_or("");
+            let what = &ev.detail;
             t.row(
                 format!("{:.2} s", ev.at),
                 match ev.applied_at {

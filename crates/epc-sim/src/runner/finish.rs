@@ -2,18 +2,13 @@
 //! enclave and each timeline event came to.
 
 use super::slot::Slot;
+use super::system::lacks_memory;
 use super::worker::{self, WorkerResult};
 use crate::metrics;
 use crate::report::{EnclaveReport, EventReport, Integrity, Sample};
 use crate::scenario::Scenario;
 use epc_enclave::{EnclaveCounters, EnclaveError, KillReason};
-use epc_mm::AllocError;
 use std::sync::Arc;
-
-/// Whether `e` means the enclave could not have the memory it needs.
-fn is_no_memory(e: &EnclaveError) -> bool {
-    matches!(e, EnclaveError::Alloc(AllocError::NoMemory))
-}
 
 /// Checks every page of each enclave still alive and reports on each.
 pub(crate) fn check_and_report(
@@ -33,7 +28,7 @@ pub(crate) fn check_and_report(
         let mut error = None;
         for e in mine.iter().filter_map(|r| r.error.as_ref()) {
             match e {
-                e if is_no_memory(e) => {
+                e if lacks_memory(e) => {
                     failed.get_or_insert_with(|| e.to_string());
                 }
                 // Its destruction by `stop_enclave` is how its threads end.
@@ -54,7 +49,7 @@ pub(crate) fn check_and_report(
                     integrity.pages_checked += checked;
                     integrity.corrupt += corrupt;
                 }
-                Err(err) if is_no_memory(&err) => {
+                Err(err) if lacks_memory(&err) => {
                     failed.get_or_insert_with(|| format!("verification: {err}"));
                 }
                 Err(err) => {
@@ -96,6 +91,8 @@ pub(crate) fn event_reports(s: &Scenario, applied: &[Option<f64>]) -> Vec<EventR
             at: e.at,
             kind: e.kind.name().to_owned(),
             enclave: e.kind.enclave().map(|i| s.enclaves[i].name.clone()),
+            cgroup: e.kind.cgroup().map(str::to_owned),
+            detail: e.kind.describe(&s.enclaves),
             applied_at,
         })
         .collect()

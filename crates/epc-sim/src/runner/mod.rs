@@ -9,6 +9,7 @@
 //! check comes after the last snapshot.
 
 mod finish;
+mod groups;
 mod sample;
 mod slot;
 mod system;
@@ -62,6 +63,7 @@ impl std::fmt::Debug for RunOptions {
 /// Runs `s` and reports.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     let (machine, mm) = system::machine_and_manager(s)?;
+    let groups = Arc::new(groups::Groups::create(&mm, s)?);
     let tell = |p: Progress| {
         if let Some(f) = &opts.progress {
             f(p);
@@ -74,6 +76,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         accesses: Arc::new(AtomicU64::new(0)),
         start: Instant::now(),
         deadline: None,
+        groups: groups.clone(),
     };
     let slots: Vec<Arc<Slot>> = s
         .enclaves
@@ -135,7 +138,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     let expected_accesses = expected_accesses(s);
     let sample_every = Duration::from_millis(s.sample_ms);
     let mut sampler = sample::Sampler::new(start, mm0.evicted);
-    sampler.take(&mm, &slots);
+    sampler.take(&mm, &slots, &groups);
     let mut next = sample_every;
     loop {
         let now = start.elapsed();
@@ -155,7 +158,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             continue;
         }
         next += sample_every;
-        let (faults, free) = sampler.take(&mm, &slots);
+        let (faults, free) = sampler.take(&mm, &slots, &groups);
         let done = ctx.accesses.load(Ordering::Relaxed);
         let by_time = expected.map_or(0.0, |e| now.as_secs_f64() / e);
         let by_count = expected_accesses.map_or(0.0, |n| done as f64 / n as f64);
@@ -175,7 +178,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
                 .map_err(|_| SimError::system("an enclave driver thread panicked"))??,
         );
     }
-    sampler.take(&mm, &slots);
+    sampler.take(&mm, &slots, &groups);
     let samples = sampler.samples;
     let wall_seconds = start.elapsed().as_secs_f64();
     let mm1 = mm.counters();
@@ -204,6 +207,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         faults: enc_total.faults,
         free_pages: mm.free_pages() as u64,
     });
+    let cgroups = groups.report(&mm, &slots);
     let (reports, integrity) = finish::check_and_report(&slots, &results, &samples);
     for e in slots.iter().filter_map(|s| s.enclave()) {
         e.destroy();
@@ -247,8 +251,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         },
         integrity,
         enclaves: reports,
+        cgroups,
         events: finish::event_reports(s, timeline.applied()),
         enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),
+        cgroup_paths: groups.paths().to_vec(),
         samples,
     })
 }

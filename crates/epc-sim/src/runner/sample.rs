@@ -1,7 +1,8 @@
 //! The time series of a run: one [`Sample`] per interval, from the
-//! manager's counters and the enclaves built so far (an enclave not yet
-//! started, or failed, has no resident page).
+//! manager's counters, its groups, and the enclaves built so far (an
+//! enclave not yet started, or failed, has no resident page).
 
+use super::groups::Groups;
 use super::slot::Slot;
 use crate::metrics;
 use crate::report::Sample;
@@ -34,7 +35,12 @@ impl Sampler {
     }
 
     /// Takes a sample now; returns the faults so far and the free pages.
-    pub(crate) fn take(&mut self, mm: &EpcManager, slots: &[Arc<Slot>]) -> (u64, u64) {
+    pub(crate) fn take(
+        &mut self,
+        mm: &EpcManager,
+        slots: &[Arc<Slot>],
+        groups: &Groups,
+    ) -> (u64, u64) {
         let t = self.start.elapsed().as_secs_f64();
         let c = mm.counters();
         let enc = sum_counters(slots);
@@ -59,6 +65,7 @@ impl Sampler {
             fault_rate: faults as f64 / dt,
             eviction_rate: evictions as f64 / dt,
             resident,
+            cgroups: groups.sample(mm),
         });
         self.last = (enc.faults, evicted, enc.eldu, t);
         (enc.faults, c.free_pages)

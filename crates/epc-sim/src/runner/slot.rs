@@ -3,6 +3,7 @@
 //! destroys it while they run. A driver thread per enclave builds it (when
 //! it starts late), runs its workers and gathers their results.
 
+use super::groups::Groups;
 use super::system::{self, BuildError};
 use super::worker::{self, WorkerJob, WorkerResult};
 use crate::scenario::EnclaveSpec;
@@ -46,6 +47,8 @@ pub(crate) struct RunContext {
     pub(crate) start: Instant,
     /// When every thread must stop (`duration_seconds`).
     pub(crate) deadline: Option<Instant>,
+    /// The EPC cgroups.
+    pub(crate) groups: Arc<Groups>,
 }
 
 impl Slot {
@@ -84,7 +87,15 @@ impl Slot {
     pub(crate) fn build(&self, ctx: &RunContext) -> Result<(), SimError> {
         let give_up =
             || ctx.stop.load(Ordering::Relaxed) || self.stop_requested.load(Ordering::SeqCst);
-        match system::build_enclave(&ctx.machine, &ctx.mm, self.index, &self.spec, &give_up) {
+        let group = ctx.groups.id(&self.spec.cgroup);
+        match system::build_enclave(
+            &ctx.machine,
+            &ctx.mm,
+            self.index,
+            &self.spec,
+            group,
+            &give_up,
+        ) {
             Ok(e) => {
                 let _ = self.enclave.set(e);
                 // A stop that came while it was being built applies now.

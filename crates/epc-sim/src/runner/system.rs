@@ -6,7 +6,7 @@ use crate::scenario::{EnclaveSpec, Scenario};
 use crate::SimError;
 use epc_enclave::{Enclave, EnclaveConfig, EnclaveError};
 use epc_hw::{LinearAddress, Machine, MachineConfig, NodeId, Perms, PAGE_SIZE};
-use epc_mm::{AllocError, EpcManager, ManagerConfig, ReclaimPermit};
+use epc_mm::{AllocError, EpcManager, GroupId, ManagerConfig, ReclaimPermit};
 use std::sync::Arc;
 
 /// The word every data page holds at offset 0: a function of the enclave
@@ -59,6 +59,17 @@ pub(crate) fn machine_and_manager(
     Ok((machine, Arc::new(mm)))
 }
 
+/// Whether `e` says the enclave could not have the memory it needs: nothing
+/// free or reclaimable in the EPC, its group's subtree at its limit with
+/// nothing reclaimable, or reclaim that kept making no progress.
+pub(crate) fn lacks_memory(e: &EnclaveError) -> bool {
+    matches!(
+        e,
+        EnclaveError::Alloc(AllocError::NoMemory | AllocError::Busy)
+            | EnclaveError::GroupLimit { .. }
+    )
+}
+
 /// Why an enclave could not be built.
 #[derive(Debug)]
 pub(crate) enum BuildError {
@@ -70,23 +81,24 @@ pub(crate) enum BuildError {
     System(SimError),
 }
 
-/// Builds and initializes enclave number `index` of the scenario; `stop`
-/// is asked now and then whether to give up.
+/// Builds and initializes enclave number `index` of the scenario, its
+/// pages charged to `group`; `stop` is asked now and then whether to give
+/// up.
 pub(crate) fn build_enclave(
     machine: &Arc<Machine>,
     mm: &Arc<EpcManager>,
     index: usize,
     spec: &EnclaveSpec,
+    group: GroupId,
     stop: &dyn Fn() -> bool,
 ) -> Result<Arc<Enclave>, BuildError> {
     let mut permit = ReclaimPermit::new();
     let threads = u64::from(spec.threads);
     let mut cfg = EnclaveConfig::for_pages(spec.pages + 2 * threads);
     cfg.node = NodeId(spec.node);
+    cfg.group = group;
     let fail = |what: &str, e: EnclaveError| match e {
-        EnclaveError::Alloc(AllocError::NoMemory) => {
-            BuildError::NoMemory(format!("building: {what}: {e}"))
-        }
+        e if lacks_memory(&e) => BuildError::NoMemory(format!("building: {what}: {e}")),
         e => BuildError::System(SimError::system(format!(
             "building enclave {:?}: {what}: {e}",
             spec.name

@@ -77,6 +77,7 @@ fn apply(kind: &EventKind, now: f64, w: &mut World) -> Result<(), SimError> {
             w.drivers.push(slot::spawn_driver(s, w.ctx.clone(), true)?);
         }
         EventKind::StopEnclave { enclave } => w.slots[*enclave].stop(now),
+        EventKind::SetMax { cgroup, max } => w.ctx.groups.set_max(&w.ctx.mm, cgroup, *max)?,
     }
     Ok(())
 }

@@ -35,6 +35,14 @@ pub enum EventKind {
         /// The enclave.
         enclave: usize,
     },
+    /// Changes a group's limit (`misc.max`); lowering it below the group's
+    /// usage reclaims down to it.
+    SetMax {
+        /// The group's path (a declared group, not the root).
+        cgroup: String,
+        /// The new limit in pages; `None` is unlimited (`"max"`).
+        max: Option<u64>,
+    },
 }
 
 impl EventKind {
@@ -43,6 +51,22 @@ impl EventKind {
         match self {
             EventKind::StartEnclave { .. } => "start_enclave",
             EventKind::StopEnclave { .. } => "stop_enclave",
+            EventKind::SetMax { .. } => "set_max",
+        }
+    }
+
+    /// What the event does, in words, for reports (`enclaves` gives the
+    /// names).
+    pub fn describe(&self, enclaves: &[super::EnclaveSpec]) -> String {
+        let name = |i: usize| enclaves.get(i).map_or("?", |e| e.name.as_str());
+        match self {
+            EventKind::StartEnclave { enclave } | EventKind::StopEnclave { enclave } => {
+                format!("enclave {:?}", name(*enclave))
+            }
+            EventKind::SetMax { cgroup, max } => match max {
+                Some(m) => format!("{cgroup} max {m} pages"),
+                None => format!("{cgroup} max unlimited"),
+            },
         }
     }
 
@@ -52,17 +76,28 @@ impl EventKind {
             EventKind::StartEnclave { enclave } | EventKind::StopEnclave { enclave } => {
                 Some(*enclave)
             }
+            EventKind::SetMax { .. } => None,
+        }
+    }
+
+    /// The group the event is about, if any.
+    pub fn cgroup(&self) -> Option<&str> {
+        match self {
+            EventKind::SetMax { cgroup, .. } => Some(cgroup),
+            _ => None,
         }
     }
 }
 
 /// The kinds a scenario may use, for messages.
-const KINDS: &str = "start_enclave, stop_enclave";
+const KINDS: &str = "start_enclave, stop_enclave, set_max";
 
 /// What the events may refer to.
 pub(super) struct Known<'a> {
     /// Enclave names, in scenario order.
     pub(super) enclaves: &'a [String],
+    /// Declared group paths (not the root).
+    pub(super) cgroups: &'a [String],
     /// The run's length, if the scenario sets one.
     pub(super) duration: Option<f64>,
 }
@@ -126,6 +161,30 @@ impl Fields {
         }
     }
 
+    /// A declared group (not the root) named by the field `name`.
+    fn cgroup(&mut self, name: &str, known: &Known<'_>) -> Result<String, Bad> {
+        let path = self.string(name)?;
+        if path == super::cgroup::ROOT {
+            return Err((
+                self.field(name),
+                "the root group has no limit to set".into(),
+            ));
+        }
+        if !known.cgroups.contains(&path) {
+            return Err((
+                self.field(name),
+                format!("no [[cgroup]] has the path {path:?}"),
+            ));
+        }
+        Ok(path)
+    }
+
+    /// A limit: pages or `"max"`.
+    fn max(&mut self, name: &str) -> Result<Option<u64>, Bad> {
+        let v = self.take(name)?;
+        super::cgroup::parse_max(&v, &self.field(name))
+    }
+
     /// Refuses the fields nobody took.
     fn finish(self, kind: &str) -> Result<(), Bad> {
         match self.table.keys().next() {
@@ -146,6 +205,10 @@ fn parse_kind(kind: &str, f: &mut Fields, known: &Known<'_>) -> Result<EventKind
         },
         "stop_enclave" => EventKind::StopEnclave {
             enclave: f.enclave("enclave", known)?,
+        },
+        "set_max" => EventKind::SetMax {
+            cgroup: f.cgroup("cgroup", known)?,
+            max: f.max("max")?,
         },
         other => {
             return Err((
@@ -239,8 +302,10 @@ mod tests {
         }
         let t: T = toml::from_str(text).unwrap();
         let names = ["a".to_owned(), "b".to_owned()];
+        let groups = ["/g".to_owned()];
         let known = Known {
             enclaves: &names,
+            cgroups: &groups,
             duration,
         };
         parse_events(t.event, &known, "s.toml").map_err(|e| e.to_string())
@@ -293,6 +358,26 @@ mod tests {
         assert!(e.contains("event[0].at: missing"), "{e}");
         let e = one("at = 1\nkind = \"stop_enclave\"\nenclave = \"a\"\nmax = 3");
         assert!(e.contains("event[0].max: unknown field"), "{e}");
+        let e = one("at = 1\nkind = \"set_max\"\ncgroup = \"/h\"\nmax = 3");
+        assert!(e.contains("event[0].cgroup: no [[cgroup]]"), "{e}");
+        let e = one("at = 1\nkind = \"set_max\"\ncgroup = \"/\"\nmax = 3");
+        assert!(e.contains("event[0].cgroup: the root"), "{e}");
+        let e = one("at = 1\nkind = \"set_max\"\ncgroup = \"/g\"\nmax = -3");
+        assert!(e.contains("event[0].max: must be"), "{e}");
+        let e = one("at = 1\nkind = \"set_max\"\ncgroup = \"/g\"");
+        assert!(e.contains("event[0].max: missing"), "{e}");
+        let ev = parse(
+            "[[event]]\nat = 1\nkind = \"set_max\"\ncgroup = \"/g\"\nmax = \"max\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            ev[0].kind,
+            EventKind::SetMax {
+                cgroup: "/g".into(),
+                max: None
+            }
+        );
         let e = one("at = 1\nkind = \"stop_enclave\"\nenclave = 3");
         assert!(e.contains("event[0].enclave: must be a string"), "{e}");
         let e = parse(

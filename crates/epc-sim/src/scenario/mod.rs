@@ -4,9 +4,11 @@
 //! default ([`Scenario::default_run`]). Its timeline (`[[event]]`
 //! tables) is in `event.rs`.
 
+mod cgroup;
 mod event;
 mod parse;
 
+pub use cgroup::{CgroupSpec, ROOT as ROOT_CGROUP};
 pub use event::{Event, EventKind};
 
 use crate::workload::{Length, Pattern, WorkloadSpec};
@@ -26,6 +28,9 @@ pub struct EnclaveSpec {
     pub node: u16,
     /// What every thread runs (each with its own seed, derived from this).
     pub workload: WorkloadSpec,
+    /// The path of the EPC cgroup its pages are charged to (`/`: the
+    /// root).
+    pub cgroup: String,
 }
 
 /// Everything a run needs.
@@ -56,6 +61,8 @@ pub struct Scenario {
     pub deterministic: bool,
     /// The enclaves.
     pub enclaves: Vec<EnclaveSpec>,
+    /// The EPC cgroups besides the root, parents first.
+    pub cgroups: Vec<CgroupSpec>,
     /// The timeline, in time order.
     pub events: Vec<Event>,
 }
@@ -78,6 +85,7 @@ impl Scenario {
             threads: 2,
             node: 0,
             workload,
+            cgroup: ROOT_CGROUP.to_owned(),
         };
         Scenario {
             name: "default".into(),
@@ -135,6 +143,7 @@ impl Scenario {
                     ),
                 ),
             ],
+            cgroups: Vec::new(),
             events: Vec::new(),
         }
     }
