@@ -72,7 +72,7 @@ pub struct CgroupReport {
 }
 
 /// The result of the integrity check.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Integrity {
     /// Pages read back at the end.
     pub pages_checked: u64,
@@ -83,8 +83,15 @@ pub struct Integrity {
     /// Enclaves killed during the run (their pages are not checked: a
     /// killed enclave's memory is gone, as after Linux's SIGBUS).
     pub enclaves_killed: u64,
-    /// No page read back wrong (a killed enclave is reported, not silent
-    /// corruption, so it does not count here).
+    /// Pages still allocated after every enclave was destroyed and the
+    /// manager shut down (0: nothing leaked, every group back to 0).
+    pub pages_leaked: u64,
+    /// What the manager's own consistency check (`validate()`) found after
+    /// the teardown, if anything.
+    pub manager_error: Option<String>,
+    /// No page read back wrong, nothing leaked and the manager consistent
+    /// (a killed or failed enclave is reported, not corruption, so it does
+    /// not count here).
     pub ok: bool,
 }
 

@@ -207,5 +207,13 @@ pub fn run_summary(r: &RunReport) -> Table {
             }
         ),
     );
+    t.row(
+        "teardown",
+        match (&r.integrity.manager_error, r.integrity.pages_leaked) {
+            (None, 0) => "every page free again, manager consistent".to_string(),
+            (None, n) => format!("FAILED: {n} pages still allocated"),
+            (Some(e), n) => format!("FAILED: {n} pages still allocated; manager: {e}"),
+        },
+    );
     t
 }

@@ -8,6 +8,7 @@ use crate::metrics;
 use crate::report::{EnclaveReport, EventReport, Integrity, Sample};
 use crate::scenario::Scenario;
 use epc_enclave::{EnclaveCounters, EnclaveError, KillReason};
+use epc_mm::EpcManager;
 use std::sync::Arc;
 
 /// Checks every page of each enclave still alive and reports on each.
@@ -80,6 +81,16 @@ pub(crate) fn check_and_report(
     integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
     integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
     (reports, integrity)
+}
+
+/// After every enclave is destroyed and the manager shut down: every page
+/// must be free again (so every group's usage is 0), and the manager's own
+/// check (`validate()`, which recomputes each group's usage from page
+/// ownership) must hold. Records both in `integrity`.
+pub(crate) fn check_teardown(mm: &EpcManager, integrity: &mut Integrity) {
+    integrity.pages_leaked = (mm.total_pages() - mm.free_pages()) as u64;
+    integrity.manager_error = mm.validate().err().map(|e| e.to_string());
+    integrity.ok &= integrity.pages_leaked == 0 && integrity.manager_error.is_none();
 }
 
 /// The timeline as it happened: each event of `s` and when it was applied.

@@ -208,11 +208,12 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         free_pages: mm.free_pages() as u64,
     });
     let cgroups = groups.report(&mm, &slots);
-    let (reports, integrity) = finish::check_and_report(&slots, &results, &samples);
+    let (reports, mut integrity) = finish::check_and_report(&slots, &results, &samples);
     for e in slots.iter().filter_map(|s| s.enclave()) {
         e.destroy();
     }
     mm.shutdown();
+    finish::check_teardown(&mm, &mut integrity);
 
     let eldu = counters.get("eldu").copied().unwrap_or(0);
     let ewb = counters.get("ewb").copied().unwrap_or(0);
