@@ -3,9 +3,11 @@
 //! applies them (`runner/timeline.rs`).
 //!
 //! Adding a kind is local: a variant of [`EventKind`], an arm in
-//! [`parse_kind`] taking the fields it needs (any field it does not take is
-//! refused as unknown), a name in [`EventKind::name`], and an arm in the
-//! runner's `apply`.
+//! [`parse_kind`] taking the fields it needs with the `Fields` helpers (any
+//! field it does not take is refused as unknown), its name and words in
+//! [`EventKind::name`] and [`EventKind::describe`] (the compiler asks for
+//! both), its name in `KINDS`, and an arm in the runner's `apply`
+//! (`runner/timeline.rs`).
 
 use crate::SimError;
 
