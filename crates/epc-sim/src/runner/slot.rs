@@ -31,7 +31,10 @@ pub(crate) struct Slot {
     stopped_at: Mutex<Option<f64>>,
     /// Why it could not be built (no memory), if it could not.
     build_failure: Mutex<Option<String>>,
-    stop_requested: AtomicBool,
+    /// Whether a `stop_enclave` came. The builder reads it after setting
+    /// `enclave`, the stopper writes it before reading `enclave`, both under
+    /// this lock: one of the two sees the other and destroys the enclave.
+    stop_requested: Mutex<bool>,
 }
 
 /// What every driver shares.
@@ -60,7 +63,7 @@ impl Slot {
             started_at: Mutex::new(None),
             stopped_at: Mutex::new(None),
             build_failure: Mutex::new(None),
-            stop_requested: AtomicBool::new(false),
+            stop_requested: Mutex::new(false),
         }
     }
 
@@ -85,8 +88,7 @@ impl Slot {
     /// runs out of memory is recorded as the enclave's failure, not an
     /// error of the run.
     pub(crate) fn build(&self, ctx: &RunContext) -> Result<(), SimError> {
-        let give_up =
-            || ctx.stop.load(Ordering::Relaxed) || self.stop_requested.load(Ordering::SeqCst);
+        let give_up = || ctx.stop.load(Ordering::Relaxed) || *self.stop_requested.lock();
         let group = ctx.groups.id(&self.spec.cgroup);
         match system::build_enclave(
             &ctx.machine,
@@ -99,7 +101,7 @@ impl Slot {
             Ok(e) => {
                 let _ = self.enclave.set(e);
                 // A stop that came while it was being built applies now.
-                if self.stop_requested.load(Ordering::SeqCst) {
+                if *self.stop_requested.lock() {
                     self.destroy_built();
                 }
                 Ok(())
@@ -123,8 +125,13 @@ impl Slot {
     /// build gives up or destroys it when done.
     pub(crate) fn stop(&self, at: f64) {
         *self.stopped_at.lock() = Some(at);
-        self.stop_requested.store(true, Ordering::SeqCst);
-        self.destroy_built();
+        let mut requested = self.stop_requested.lock();
+        *requested = true;
+        let built = self.enclave.get().cloned();
+        drop(requested);
+        if let Some(e) = built {
+            e.destroy();
+        }
     }
 
     fn destroy_built(&self) {
@@ -135,7 +142,7 @@ impl Slot {
 
     /// Whether a `stop_enclave` event destroyed it.
     pub(crate) fn was_stopped(&self) -> bool {
-        self.stop_requested.load(Ordering::SeqCst)
+        *self.stop_requested.lock()
     }
 }
 
