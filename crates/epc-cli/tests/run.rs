@@ -362,3 +362,39 @@ fn timeline_waits_for_starts_only() {
     // A liveness bound: the stop at 600 s was not waited for.
     assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
 }
+
+/// A `stop_enclave` that comes while the enclave is still being built (a
+/// large enclave, started late): the build gives up or the enclave is
+/// destroyed when built, nothing leaks, and the other enclave is checked.
+#[test]
+fn timeline_stop_during_a_late_build() {
+    let dir = scratch("run_timeline_stop_build");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "duration_seconds = 2\n[epc]\npages = 512\n\
+         [[enclave]]\nname = \"steady\"\npages = 300\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
+         [[enclave]]\nname = \"big\"\npages = 8000\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
+         [[event]]\nat = 0.1\nkind = \"start_enclave\"\nenclave = \"big\"\n\
+         [[event]]\nat = 0.12\nkind = \"stop_enclave\"\nenclave = \"big\"\n",
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["integrity"]["ok"], true, "{v}");
+    assert_eq!(v["integrity"]["pages_leaked"], 0, "{v}");
+    assert_eq!(v["integrity"]["pages_checked"], 300, "{v}");
+    let big = &v["enclaves"][1];
+    assert!(big["stopped_at"].is_f64(), "{big}");
+    assert_eq!(big["killed"], false, "{big}");
+    assert!(big["error"].is_null() && big["failed"].is_null(), "{big}");
+    assert_eq!(big["resident_pages_at_end"], 0, "{big}");
+    // 8000 pages take far longer than 20 ms to build: it never ran.
+    assert_eq!(big["accesses"], 0, "{big}");
+}
