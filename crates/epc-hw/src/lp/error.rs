@@ -1,0 +1,38 @@
+//! How an ENCLU leaf or an access made by a logical processor failed.
+
+use crate::error::{GpCause, PageFaultInfo};
+use crate::ids::LinearAddress;
+use thiserror::Error;
+
+/// How an ENCLU leaf or an access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum LpError {
+    /// A page fault. From an access, the LP has taken an AEX and must
+    /// [`eresume`](super::LogicalProcessor::eresume) once the OS has fixed the
+    /// page; from EENTER or ERESUME it is a fault outside enclave mode (the
+    /// TCS or SSA page is not usable) and the leaf can be retried.
+    #[error("{0}")]
+    PageFault(PageFaultInfo),
+    /// An IPI forced an AEX; resume with
+    /// [`eresume`](super::LogicalProcessor::eresume).
+    #[error("interrupted: an IPI forced an asynchronous exit")]
+    Interrupted,
+    /// EENTER or ERESUME raised #GP.
+    #[error("#GP(0) on enclave entry: {0:?}")]
+    GeneralProtection(GpCause),
+    /// An access or EEXIT while the LP is not in enclave mode.
+    #[error("the logical processor is not in an enclave")]
+    NotInEnclave,
+    /// EENTER while the LP is inside or has an interrupted context.
+    #[error("the logical processor is already in an enclave or has one to resume")]
+    AlreadyInEnclave,
+    /// ERESUME with no interrupted context.
+    #[error("the logical processor has no interrupted enclave context to resume")]
+    NothingToResume,
+    /// An access that is not naturally aligned (it could straddle pages).
+    #[error("misaligned access at {0}")]
+    Misaligned(LinearAddress),
+    /// Every logical processor of the machine is taken.
+    #[error("all {0} logical processors are in use")]
+    NoFreeLp(u32),
+}
