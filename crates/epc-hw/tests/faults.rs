@@ -87,7 +87,7 @@ fn a_poisoned_va_page_or_secs_stops_ewb_and_eldu() {
 }
 
 #[test]
-fn eldu_into_a_poisoned_frame_loads_it() {
+fn eldu_into_a_poisoned_frame_loads_and_the_first_read_checks() {
     // The destination is written whole, never read: ELDU succeeds.
     let m = machine(32);
     let e = TestEnclave::build(&m, 0, BASE, 1);
@@ -99,6 +99,77 @@ fn eldu_into_a_poisoned_frame_loads_it() {
     m.eldu(dest, addr, &sealed, Some(e.secs), slot(va, 0))
         .unwrap();
     assert!(m.epcm(dest).unwrap().valid);
+    m.validate().unwrap();
+    // The first read of it is the machine check.
+    e.pt.map(addr, dest, true);
+    assert_eq!(
+        e.read_page(addr).unwrap_err(),
+        LpError::MachineCheck {
+            addr,
+            epc_page: dest
+        }
+    );
+}
+
+#[test]
+fn an_access_to_a_poisoned_page_is_a_machine_check_even_on_a_tlb_hit() {
+    let m = machine(32);
+    let e = TestEnclave::build(&m, 0, BASE, 2);
+    let mut lp = e.enter();
+    let (a0, a1) = (e.addr(0), e.addr(1));
+    let w0 = lp.read_u64(a0).unwrap(); // now in the TLB
+    m.poison_page(e.pages[0]);
+    let r = lp.read_u64(a0.add(8));
+    assert_eq!(
+        r.unwrap_err(),
+        LpError::MachineCheck {
+            addr: a0,
+            epc_page: e.pages[0]
+        }
+    );
+    // The LP took an AEX, as for a fault; writes check too.
+    assert!(lp.is_interrupted());
+    lp.eresume().unwrap();
+    assert!(matches!(
+        lp.write_u64(a0, 1),
+        Err(LpError::MachineCheck { .. })
+    ));
+    lp.eresume().unwrap();
+    // The other page is fine.
+    lp.read_u64(a1).unwrap();
+    lp.eexit().unwrap();
+    assert_ne!(w0, 0);
+    m.validate().unwrap();
+}
+
+#[test]
+fn eenter_on_a_poisoned_tcs_and_eresume_on_a_poisoned_ssa_are_machine_checks() {
+    let m = machine(32);
+    let e = TestEnclave::build(&m, 0, BASE, 1);
+    // ERESUME reads the SSA frame.
+    let mut lp = e.enter();
+    m.ipi_enclave(e.secs);
+    assert_eq!(lp.read_u64(e.addr(0)), Err(LpError::Interrupted));
+    m.poison_page(e.ssa_page);
+    assert_eq!(
+        lp.eresume(),
+        Err(LpError::MachineCheck {
+            addr: e.ssa,
+            epc_page: e.ssa_page
+        })
+    );
+    drop(lp);
+    // EENTER reads the TCS.
+    m.poison_page(e.tcs_page);
+    let mut lp = m.new_lp().unwrap();
+    assert_eq!(
+        lp.eenter(e.tcs, e.pt.clone()),
+        Err(LpError::MachineCheck {
+            addr: e.tcs,
+            epc_page: e.tcs_page
+        })
+    );
+    assert!(!lp.is_inside());
     m.validate().unwrap();
 }
 
