@@ -28,9 +28,11 @@ mod freelist;
 mod ksgxd;
 mod list;
 mod manager;
+mod nodes;
 mod owner;
 mod page;
 mod permit;
+mod poison;
 mod policy;
 mod reclaim;
 mod sync;
@@ -45,9 +47,11 @@ pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
+pub use nodes::NodeCounters;
 pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
 pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
+pub use poison::{MemoryFailure, PoisonError};
 pub use policy::{
     ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError,
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,

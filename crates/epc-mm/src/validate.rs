@@ -2,6 +2,7 @@
 //! checks it against the incremental state (quickcheck-style, as in
 //! quick_cache). Called after every step in tests.
 
+use crate::freelist::NodeLists;
 use crate::manager::EpcManager;
 use crate::page::{PageKey, PageState};
 use epc_hw::{EpcPageId, NodeId};
@@ -60,6 +61,16 @@ pub enum ValidateError {
         /// The page it maps to.
         page: EpcPageId,
     },
+    /// A page on a poison list, or on a free list, is in the wrong place:
+    /// a retired page must be poisoned, in the free state and on its own
+    /// node's poison list only; no poisoned page may be on a free list.
+    #[error("{page:?} is misplaced with respect to the poison lists: {why}")]
+    Poison {
+        /// The page.
+        page: EpcPageId,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// A count kept incrementally differs from the recount.
     #[error("{what}: kept {kept}, recounted {recounted}")]
     Count {
@@ -95,7 +106,8 @@ fn count(what: &'static str, kept: usize, recounted: usize) -> Result<(), Valida
 
 impl EpcManager {
     /// Checks every invariant: each page in exactly one state; free pages on
-    /// exactly one free list (their node's) and nowhere else; free counts
+    /// exactly one free list (their node's) and nowhere else, or, if a
+    /// memory failure named them, on their node's poison list instead; free counts
     /// equal list lengths; tracked pages on the policy's list with an owner
     /// slot, isolated pages off it with a slot, other pages without one; the
     /// key index matching the slots. Takes the list lock and every node lock
@@ -108,9 +120,11 @@ impl EpcManager {
         let nodes = inner.free.lock_all();
 
         let mut on_free_list = vec![false; total];
-        for (node, pages, counted) in &nodes {
-            count_free(*node, pages.len(), *counted)?;
-            for &page in pages.iter() {
+        let published = inner.free.published_poison();
+        for ((node, lists, counted), (poisoned, retired)) in nodes.iter().zip(published) {
+            count_free(*node, lists.len(), *counted)?;
+            check_poison(inner, *node, lists, poisoned, retired, &mut on_free_list)?;
+            for &page in lists.iter() {
                 let state = inner.state(page);
                 if state != PageState::Free {
                     return Err(ValidateError::FreeListedNotFree {
@@ -189,10 +203,49 @@ impl EpcManager {
             inner.reclaimable.nr_isolated(),
             isolated,
         )?;
-        let listed_free: usize = nodes.iter().map(|(_, p, _)| p.len()).sum();
-        count("free pages", listed_free, free)?;
+        // Pages in the free state are on a free list or a poison list.
+        let listed_free: usize = nodes
+            .iter()
+            .map(|(_, l, _)| l.len() + l.retired.len())
+            .sum();
+        count("free and retired pages", listed_free, free)?;
         Ok(())
     }
+}
+
+/// A node's poison bookkeeping: every retired page poisoned, free, of
+/// this node and listed once (marked in `on_list`, which the free lists
+/// share, so a page on both is caught); no poisoned page on the free list;
+/// published counts equal to the lists.
+fn check_poison(
+    inner: &crate::manager::Inner,
+    node: NodeId,
+    lists: &NodeLists,
+    poisoned: usize,
+    retired: usize,
+    on_list: &mut [bool],
+) -> Result<(), ValidateError> {
+    let bad = |page, why| Err(ValidateError::Poison { page, why });
+    for &page in &lists.retired {
+        if !lists.is_poisoned(page) {
+            return bad(page, "retired but not poisoned");
+        }
+        if inner.state(page) != PageState::Free {
+            return bad(page, "retired but allocated");
+        }
+        if inner.free.node_of(page) != node {
+            return bad(page, "retired on another node's list");
+        }
+        if std::mem::replace(&mut on_list[page.index()], true) {
+            return bad(page, "retired twice");
+        }
+    }
+    if let Some(&page) = lists.free.iter().find(|&&p| lists.is_poisoned(p)) {
+        return bad(page, "poisoned but on the free list");
+    }
+    count("poisoned pages", poisoned, lists.poisoned.len())?;
+    count("retired pages", retired, lists.retired.len())?;
+    Ok(())
 }
 
 fn count_free(node: NodeId, listed: usize, counted: usize) -> Result<(), ValidateError> {
