@@ -32,7 +32,14 @@ impl Machine {
     /// Fails only if the new key cannot be generated; nothing is changed then.
     pub fn power_cycle(&self) -> Result<(), KeyError> {
         let key = PagingKey::generate()?;
-        *self.key.write() = key;
+        {
+            // Counted under the key's lock: whoever uses the new key also
+            // sees the new count, so software can tell a blob that fails
+            // because the EPC was lost from a tampered one.
+            let mut k = self.key.write();
+            *k = key;
+            self.power_cycles.fetch_add(1, Ordering::AcqRel);
+        }
 
         // Every entry invalid. A leaf that holds the page finishes first.
         for (_, slot) in self.epc.materialized() {
@@ -57,13 +64,13 @@ impl Machine {
                 slot.zero_if_present();
             }
         }
-        self.power_cycles.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
-    /// How many times the EPC has been lost since the machine was built.
-    /// Software compares it with the value it saw when it built an enclave
-    /// to tell a lost enclave from a tampered one.
+    /// How many times the EPC has been lost since the machine was built
+    /// (counted as the power cycle begins). Software compares it with the
+    /// value it saw when it built an enclave to tell a lost enclave from a
+    /// tampered one.
     pub fn power_cycles(&self) -> u64 {
         self.power_cycles.load(Ordering::Acquire)
     }
