@@ -16,8 +16,8 @@
 //! poisoned page comes to the poison list either at once (it was free) or
 //! when its owner frees it (`give` routes it there). See `poison.rs`.
 
-use crate::page::PageState;
-use crate::sync::{AtomicU64, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::page::{PageState, PageStates};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::{EpcLayout, EpcPageId, NodeId};
 use std::collections::VecDeque;
 
@@ -133,7 +133,7 @@ impl FreeLists {
     /// Takes a free page, from `preferred` first (or the next node with EPC
     /// if it has none), then each other node once.
     #[inline]
-    pub(crate) fn take(&self, preferred: NodeId, states: &[AtomicU8]) -> Option<EpcPageId> {
+    pub(crate) fn take(&self, preferred: NodeId, states: &PageStates) -> Option<EpcPageId> {
         let n = self.nodes.len();
         let start = if n == 1 {
             0
@@ -151,7 +151,7 @@ impl FreeLists {
             }
             let mut lists = f.pages.lock();
             if let Some(p) = lists.free.pop_front() {
-                states[p.index()].store(PageState::InUse as u8, Ordering::Relaxed);
+                states.set(p, PageState::InUse);
                 f.nr_free.store(lists.free.len(), Ordering::Relaxed);
                 f.allocations
                     .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -165,7 +165,7 @@ impl FreeLists {
     /// a memory failure named it. The caller owns the page (it held the
     /// handle) and has dropped every owner reference to it.
     #[inline]
-    pub(crate) fn give(&self, page: EpcPageId, states: &[AtomicU8]) {
+    pub(crate) fn give(&self, page: EpcPageId, states: &PageStates) {
         let f = self.home(page);
         let mut lists = f.pages.lock();
         if lists.is_poisoned(page) {
@@ -175,7 +175,7 @@ impl FreeLists {
             lists.free.push_back(page);
             f.nr_free.store(lists.free.len(), Ordering::Relaxed);
         }
-        states[page.index()].store(PageState::Free as u8, Ordering::Relaxed);
+        states.set(page, PageState::Free);
     }
 
     /// A memory failure names `page`: from now on it is never handed out.

@@ -25,6 +25,8 @@ mod config;
 mod counters;
 mod free;
 mod freelist;
+mod inner;
+mod invariant;
 mod ksgxd;
 mod list;
 mod manager;
@@ -35,6 +37,8 @@ mod permit;
 mod poison;
 mod policy;
 mod reclaim;
+mod shared;
+mod signal;
 mod sync;
 mod validate;
 
@@ -45,6 +49,7 @@ pub use config::{
 };
 pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
+pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
 pub use nodes::NodeCounters;
@@ -57,4 +62,3 @@ pub use policy::{
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
-pub use validate::ValidateError;

@@ -2,6 +2,7 @@
 //! (`/sys/devices/system/node/nodeN/x86/sgx_total_bytes`), plus the counts
 //! it does not export and users asked for (free, in use, poisoned).
 
+use crate::counters::Counters;
 use crate::manager::EpcManager;
 use epc_hw::{NodeId, PAGE_SIZE};
 
@@ -32,6 +33,7 @@ impl EpcManager {
     /// as they are from Linux's `sgx_numa_mask`).
     pub fn nodes(&self) -> Vec<NodeCounters> {
         self.inner
+            .shared
             .free
             .counts()
             .into_iter()
@@ -46,5 +48,15 @@ impl EpcManager {
                 allocations: c.allocations,
             })
             .collect()
+    }
+}
+
+impl Counters {
+    /// Fills in the per-node view and the poison totals.
+    pub(crate) fn with_nodes(mut self, nodes: Vec<NodeCounters>) -> Counters {
+        self.poisoned_pages = nodes.iter().map(|n| n.poisoned_pages).sum();
+        self.retired_pages = nodes.iter().map(|n| n.retired_pages).sum();
+        self.nodes = nodes;
+        self
     }
 }

@@ -55,14 +55,14 @@ impl EpcManager {
     /// allocated again. See the module documentation for what happens to a
     /// page in use.
     pub fn memory_failure(&self, page: EpcPageId) -> Result<MemoryFailure, PoisonError> {
-        let inner = &*self.inner;
-        if !inner.free.covers(page) {
+        let s = &self.inner.shared;
+        if !s.free.covers(page) {
             return Err(PoisonError::NotEpc(page));
         }
-        match inner.free.poison(page, || inner.state(page)) {
+        match s.free.poison(page, || s.states.get(page)) {
             Poisoned::Already => Ok(MemoryFailure::AlreadyPoisoned),
             Poisoned::WasFree => Ok(MemoryFailure::Retired),
-            Poisoned::InUse => Ok(match inner.reclaimable.unmark(page, &inner.states) {
+            Poisoned::InUse => Ok(match self.unmark_page(page) {
                 Ok(true) => MemoryFailure::Unlisted,
                 Ok(false) => MemoryFailure::InUse,
                 Err(ListError::Busy) => MemoryFailure::Isolated,
@@ -76,6 +76,7 @@ impl EpcManager {
     pub fn poisoned_pages(&self) -> Vec<EpcPageId> {
         let mut v: Vec<EpcPageId> = self
             .inner
+            .shared
             .free
             .lock_all()
             .iter()
@@ -87,6 +88,7 @@ impl EpcManager {
 
     /// Whether a memory failure named `page`.
     pub fn is_poisoned(&self, page: EpcPageId) -> bool {
-        self.inner.free.covers(page) && self.inner.free.is_poisoned(page)
+        let free = &self.inner.shared.free;
+        free.covers(page) && free.is_poisoned(page)
     }
 }

@@ -42,6 +42,15 @@ fn adds_up(mgr: &EpcManager) {
         free += n.free_pages;
     }
     let c = mgr.counters();
+    assert_eq!(c.nodes, nodes, "the counters carry the per-node view");
+    assert_eq!(
+        c.poisoned_pages,
+        nodes.iter().map(|n| n.poisoned_pages).sum::<u64>()
+    );
+    assert_eq!(
+        c.retired_pages,
+        nodes.iter().map(|n| n.retired_pages).sum::<u64>()
+    );
     assert_eq!(total, c.total_pages);
     assert_eq!(free, c.free_pages);
     assert_eq!(
