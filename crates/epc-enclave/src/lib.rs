@@ -45,4 +45,5 @@ pub use error::{EnclaveError, KillReason};
 pub use faults::{epc_lost, memory_failure};
 pub use page_table::EnclavePageTable;
 pub use state::BACKING_BYTES_PER_PAGE;
+pub use teardown::RELEASE_BATCH;
 pub use thread::EnclaveThread;
