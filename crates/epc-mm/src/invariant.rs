@@ -71,6 +71,31 @@ pub enum ValidateError {
         /// What is wrong.
         why: &'static str,
     },
+    /// A group's kept usage differs from the pages charged to it and its
+    /// descendants.
+    #[error("group {path}: usage kept {kept}, recounted from page ownership {recounted}")]
+    GroupUsage {
+        /// The group's path.
+        path: String,
+        /// The kept `current`.
+        kept: usize,
+        /// The pages charged to the group and its descendants.
+        recounted: usize,
+    },
+    /// A group is above its limit without a limit write having put it
+    /// there: a charge passed the limit.
+    #[error("group {path}: {current} pages charged, above its limit of {max}")]
+    OverLimit {
+        /// The group's path.
+        path: String,
+        /// Its usage.
+        current: usize,
+        /// Its limit.
+        max: usize,
+    },
+    /// A page is charged to a group that does not exist.
+    #[error("{0:?} is charged to a group that does not exist")]
+    NoSuchGroup(EpcPageId),
     /// A count kept incrementally differs from the recount.
     #[error("{what}: kept {kept}, recounted {recounted}")]
     Count {

@@ -1,22 +1,31 @@
-//! ksgxd, the background reclaimer: sleeps until an allocation leaves fewer
-//! free pages than the low watermark, then reclaims batch after batch until
-//! the high watermark is reached, nothing is reclaimable, a batch frees
-//! nothing, or the manager shuts down. Its signal is in `signal.rs`.
+//! ksgxd, the background reclaimer. It sleeps until woken, then:
+//!
+//! 1. reclaims each queued group's subtree down to its target (a group
+//!    whose charge hit its limit in a context that may not reclaim, came
+//!    near its limit, or had its limit lowered: Linux's `sgx_cg_wq` work,
+//!    run here on the one thread);
+//! 2. below the low watermark, reclaims batch after batch from every
+//!    group's list by global fairness until the high watermark is reached,
+//!    nothing is reclaimable, a batch frees nothing, or the manager shuts
+//!    down.
+//!
+//! Its signal is in `signal.rs`.
 
 use crate::counters::bump;
 use crate::inner::Inner;
-use crate::reclaim;
 
 /// The thread's body.
 pub(crate) fn run(inner: &Inner) {
     while inner.ksgxd.wait() {
+        for g in inner.ksgxd.take_queued() {
+            inner.reclaim_group_down(g, inner.shared.batch);
+        }
         if !should_reclaim(inner) {
             continue;
         }
         bump(&inner.shared.counters.ksgxd_wakeups, 1);
         while should_reclaim(inner) && !inner.ksgxd.is_stopping() {
-            let s = &inner.shared;
-            let report = reclaim::reclaim_pages(s, &inner.reclaimable, s.batch);
+            let report = inner.reclaim_global(inner.shared.batch);
             if report.freed() == 0 {
                 // Every candidate was young, declined or busy: sleep until
                 // the next allocation asks again rather than spin.
@@ -27,7 +36,7 @@ pub(crate) fn run(inner: &Inner) {
 }
 
 /// Linux's `sgx_should_reclaim(SGX_NR_HIGH_PAGES)`: below the high
-/// watermark and something on the list.
+/// watermark and something on a list.
 fn should_reclaim(inner: &Inner) -> bool {
     let s = &inner.shared;
     s.free.nr_free() < s.high_watermark && s.totals.listed() > 0

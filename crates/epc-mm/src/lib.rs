@@ -21,10 +21,13 @@
 #![forbid(unsafe_code)]
 
 mod alloc;
+mod cgroup;
+mod charge;
 mod config;
 mod counters;
 mod free;
 mod freelist;
+mod group;
 mod inner;
 mod invariant;
 mod ksgxd;
@@ -43,12 +46,14 @@ mod sync;
 mod validate;
 
 pub use alloc::AllocError;
+pub use charge::MAX_GROUPS;
 pub use config::{
     ConfigError, ManagerConfig, DEFAULT_BATCH, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
     MAX_PAGES,
 };
 pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
+pub use group::{GlobalFairness, GroupError, GroupId, GroupLimits, GroupStats};
 pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};

@@ -3,20 +3,22 @@
 //! files; the state they share is [`Inner`] (`inner.rs`), and ksgxd and the
 //! pipeline work below it, so no lower file imports this one.
 //!
-//! Lock order: the list lock, then node free-list locks in node order. No
-//! path takes the list lock while holding a node lock, and no manager lock
+//! Lock order: a list lock (one at a time, except `validate()`, which takes
+//! every group's in group order), then node free-list locks in node order.
+//! No path takes a list lock while holding a node lock, and no manager lock
 //! is held while calling an owner's `block`, `track` or `write`.
 
 use crate::config::{ConfigError, ManagerConfig};
 use crate::counters::{read, AllocFailures, Counters};
+use crate::group::Groups;
 use crate::inner::Inner;
 use crate::ksgxd;
-use crate::list::{ListError, Reclaimable};
+use crate::list::ListError;
 use crate::owner::PageOwner;
 use crate::page::{EpcPage, PageKey};
 use crate::permit::ReclaimPermit;
 use crate::policy::ReclaimPolicy;
-use crate::reclaim::{self, BatchReport};
+use crate::reclaim::BatchReport;
 use crate::shared::Shared;
 use crate::signal::KsgxdSignal;
 use crate::sync::{thread, Arc, Mutex};
@@ -25,8 +27,9 @@ use std::fmt;
 use std::sync::Weak;
 use thiserror::Error;
 
-/// The EPC manager: free lists per NUMA node, the reclaimable list and its
-/// policy, ksgxd, direct reclaim and the batched reclaim pipeline.
+/// The EPC manager: free lists per NUMA node, groups (the root and any
+/// created) each with a reclaimable list and its policy, ksgxd, direct
+/// reclaim and the batched reclaim pipeline.
 ///
 /// It knows nothing of enclaves: owners of reclaimable pages implement
 /// [`PageOwner`]. Dropping the manager stops and joins ksgxd.
@@ -59,7 +62,7 @@ impl EpcManager {
             config.deterministic,
         );
         let inner = Arc::new(Inner {
-            reclaimable: Reclaimable::new(policy, Arc::clone(&shared.totals)),
+            groups: Groups::new(policy, Arc::clone(&shared.totals), config.fairness),
             shared,
             ksgxd: KsgxdSignal::new(),
         });
@@ -115,7 +118,7 @@ impl EpcManager {
     ) -> Result<(), ListError> {
         let inner = &*self.inner;
         inner
-            .reclaimable
+            .list_of(page.id())
             .mark(page.id(), key, owner, &inner.shared.states)
     }
 
@@ -131,24 +134,23 @@ impl EpcManager {
     /// Takes `page` off the reclaimable list it is on (for the holder of
     /// its handle, or for a memory failure, which has none).
     pub(crate) fn unmark_page(&self, page: epc_hw::EpcPageId) -> Result<bool, ListError> {
-        self.inner
-            .reclaimable
-            .unmark(page, &self.inner.shared.states)
+        let inner = &*self.inner;
+        inner.list_of(page).unmark(page, &inner.shared.states)
     }
 
-    /// Replaces the policy with `policy` (a fresh one, for an experiment
+    /// Replaces the root group's policy with `policy` (a fresh one, for an experiment
     /// that must start cold: adaptive policies keep state, such as targets
     /// and ghost lists, across pages that come and go). Refused with
     /// [`ListError::Busy`] unless no page is on the list or isolated.
     pub fn replace_policy(&self, policy: Box<dyn ReclaimPolicy>) -> Result<(), ListError> {
-        self.inner.reclaimable.replace_policy(policy)
+        self.inner.groups.root().list.replace_policy(policy)
     }
 
-    /// Runs one reclaim batch now (as ksgxd would), on the calling thread.
+    /// Runs one reclaim batch now (as ksgxd would, from the list global
+    /// fairness picks), on the calling thread.
     pub fn reclaim_batch(&self, permit: &mut ReclaimPermit) -> BatchReport {
         let _ = permit;
-        let inner = &*self.inner;
-        reclaim::reclaim_pages(&inner.shared, &inner.reclaimable, inner.shared.batch)
+        self.inner.reclaim_global(self.inner.shared.batch)
     }
 
     /// A snapshot of the counters.

@@ -229,7 +229,7 @@ fn finish(shared: &Shared, list: &Reclaimable, batch: &mut Vec<Entry>) {
     }
     for e in batch.drain(..) {
         if let Some(handle) = e.handle {
-            shared.free.give(handle.id(), &shared.states);
+            shared.release(handle.id());
         }
     }
 }

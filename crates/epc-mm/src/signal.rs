@@ -1,4 +1,6 @@
-//! ksgxd's wake-up and stop signals.
+//! ksgxd's wake-up and stop signals, and its queue of groups to reclaim
+//! (Linux's `sgx_cg_wq` work items: a group over its limit, or near it, or
+//! whose limit was lowered).
 //!
 //! A wake-up is a "pending" flag set under the ksgxd mutex, so a wake that
 //! races with ksgxd going to sleep is never lost; an allocation that finds
@@ -10,7 +12,8 @@ use crate::sync::{AtomicBool, Condvar, Mutex, Ordering};
 /// The wake-up and stop signals of one manager's ksgxd.
 #[derive(Debug)]
 pub(crate) struct KsgxdSignal {
-    lock: Mutex<()>,
+    /// Groups queued for reclaim down to their limit's headroom.
+    lock: Mutex<Vec<usize>>,
     cv: Condvar,
     pending: AtomicBool,
     stopping: AtomicBool,
@@ -19,7 +22,7 @@ pub(crate) struct KsgxdSignal {
 impl KsgxdSignal {
     pub(crate) fn new() -> Self {
         KsgxdSignal {
-            lock: Mutex::new(()),
+            lock: Mutex::new(Vec::new()),
             cv: Condvar::new(),
             pending: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
@@ -34,6 +37,21 @@ impl KsgxdSignal {
         let _guard = self.lock.lock();
         self.pending.store(true, Ordering::Release);
         self.cv.notify_one();
+    }
+
+    /// Asks ksgxd to reclaim group `g`'s subtree down to its target.
+    pub(crate) fn queue_group(&self, g: usize) {
+        let mut queue = self.lock.lock();
+        if !queue.contains(&g) {
+            queue.push(g);
+        }
+        self.pending.store(true, Ordering::Release);
+        self.cv.notify_one();
+    }
+
+    /// Takes the queued groups.
+    pub(crate) fn take_queued(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.lock.lock())
     }
 
     /// Asks ksgxd to exit after its current batch.

@@ -7,6 +7,7 @@ use crate::invariant::{count, state_name, ValidateError};
 use crate::manager::EpcManager;
 use crate::page::{PageState, PageStates};
 use crate::shared::Shared;
+use crate::sync::Ordering;
 use epc_hw::{EpcPageId, NodeId};
 
 impl EpcManager {
@@ -15,15 +16,29 @@ impl EpcManager {
     /// memory failure named them, on their node's poison list instead; free counts
     /// equal list lengths; tracked pages on the policy's list with an owner
     /// slot, isolated pages off it with a slot, other pages without one; the
-    /// key index matching the slots. Takes the list lock and every node lock
-    /// (in the lock order), so it sees a consistent state even while other
-    /// threads run; run it at quiescence to also check the free count.
+    /// key index matching the slots; every listed page on the list of the
+    /// group it is charged to; each group's usage equal to the pages charged
+    /// to it and its descendants, and within its limit unless a limit write
+    /// lowered the limit below it. Takes every list lock and every node lock
+    /// (in the lock order), so the page checks see a consistent state even
+    /// while other threads run; run it at quiescence to also check the free
+    /// count and the groups' usage (charges are lock-free).
     pub fn validate(&self) -> Result<(), ValidateError> {
         let inner = &*self.inner;
         let s = &inner.shared;
         let total = s.layout.total_pages() as usize;
-        let list = inner.reclaimable.lock_for_audit();
-        let audit = list.audit(&s.states, |_| true)?;
+        let nr_groups = inner.groups.len();
+        // Every group's list lock, in group order, then every node lock.
+        let lists: Vec<_> = (0..nr_groups)
+            .filter_map(|g| inner.groups.get(g))
+            .map(|n| n.list.lock_for_audit())
+            .collect();
+        let (mut audited_tracked, mut audited_isolated) = (0, 0);
+        for (g, list) in lists.iter().enumerate() {
+            let audit = list.audit(&s.states, |p| s.charges.group_of(p) == g)?;
+            audited_tracked += audit.tracked;
+            audited_isolated += audit.isolated;
+        }
         let nodes = s.free.lock_all();
 
         let mut on_free_list = vec![false; total];
@@ -54,9 +69,15 @@ impl EpcManager {
         }
 
         let (mut tracked, mut isolated, mut free) = (0, 0, 0);
+        let mut own = vec![0usize; nr_groups];
         for (i, listed) in on_free_list.iter().enumerate() {
             let page = EpcPageId(i as u32);
-            match s.states.get(page) {
+            let state = s.states.get(page);
+            if state != PageState::Free {
+                let g = s.charges.group_of(page);
+                *own.get_mut(g).ok_or(ValidateError::NoSuchGroup(page))? += 1;
+            }
+            match state {
                 PageState::Free => {
                     free += 1;
                     if !listed {
@@ -70,10 +91,10 @@ impl EpcManager {
         }
         // Every page with a slot is tracked or isolated (the audit), so
         // equal counts mean every tracked or isolated page has one.
-        count("tracked pages with an owner slot", audit.tracked, tracked)?;
+        count("tracked pages with an owner slot", audited_tracked, tracked)?;
         count(
             "isolated pages with an owner slot",
-            audit.isolated,
+            audited_isolated,
             isolated,
         )?;
         count(
@@ -92,6 +113,42 @@ impl EpcManager {
             .map(|(_, l, _)| l.len() + l.retired.len())
             .sum();
         count("free and retired pages", listed_free, free)?;
+        drop(nodes);
+        drop(lists);
+        self.validate_groups(&own)
+    }
+
+    /// Each group's usage against the pages charged to it and its
+    /// descendants (`own[g]`: pages charged to `g` itself), and against its
+    /// limit: a group may be above its limit only if a limit write put it
+    /// there (see `charge.rs`).
+    fn validate_groups(&self, own: &[usize]) -> Result<(), ValidateError> {
+        let s = &self.inner.shared;
+        let groups = &self.inner.groups;
+        for g in 1..own.len() {
+            let recounted: usize = (0..own.len())
+                .filter(|&d| s.charges.is_ancestor(g, d))
+                .map(|d| own[d])
+                .sum();
+            let cell = s.charges.cell(g);
+            let path = || groups.get(g).map_or_else(String::new, |n| n.path.clone());
+            let kept = cell.current.load(Ordering::SeqCst);
+            if kept != recounted {
+                return Err(ValidateError::GroupUsage {
+                    path: path(),
+                    kept,
+                    recounted,
+                });
+            }
+            let max = cell.max.load(Ordering::SeqCst);
+            if kept > max && !cell.over.load(Ordering::SeqCst) {
+                return Err(ValidateError::OverLimit {
+                    path: path(),
+                    current: kept,
+                    max,
+                });
+            }
+        }
         Ok(())
     }
 }

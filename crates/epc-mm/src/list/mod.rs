@@ -147,6 +147,11 @@ impl Reclaimable {
         self.nr_isolated.load(Ordering::Relaxed)
     }
 
+    /// The policy's name.
+    pub(crate) fn policy_name(&self) -> &'static str {
+        self.lock().policy.name()
+    }
+
     /// Replaces the policy with a fresh one; refused with
     /// [`ListError::Busy`] unless no page is on the list or isolated.
     pub(crate) fn replace_policy(&self, policy: Box<dyn ReclaimPolicy>) -> Result<(), ListError> {

@@ -5,7 +5,7 @@
 
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
-    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, OwnerId, PageKey,
+    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, GroupId, OwnerId, PageKey,
     PageOwner, Tracked, WriteOutcome,
 };
 use parking_lot::Mutex;
@@ -81,6 +81,19 @@ impl MockOwner {
         Ok(id)
     }
 
+    /// As [`add`](Self::add), charged to `group`.
+    pub(crate) fn add_in(
+        &self,
+        group: GroupId,
+        addr: u64,
+        mode: AllocMode<'_>,
+    ) -> Result<EpcPageId, AllocError> {
+        let page = self.mgr.alloc_in(group, NodeId(0), mode)?;
+        let id = page.id();
+        self.adopt(addr, page);
+        Ok(id)
+    }
+
     /// Takes an already allocated page for `addr` and marks it.
     pub(crate) fn adopt(&self, addr: u64, page: EpcPage) {
         // Marked under the owner's lock, with the handle already where
@@ -91,6 +104,14 @@ impl MockOwner {
             .mark_reclaimable(&page, self.key(addr), weak)
             .expect("mark");
         pages.insert(addr, page);
+    }
+
+    /// Takes `addr`'s page off the reclaimable list (it stays resident).
+    pub(crate) fn unmark(&self, addr: u64) -> bool {
+        let pages = self.pages.lock();
+        pages
+            .get(&addr)
+            .is_some_and(|p| self.mgr.unmark_reclaimable(p).unwrap_or(false))
     }
 
     /// Sets the accessed bit, as an access through a TLB fill would.
