@@ -16,8 +16,10 @@
 //! | EWB | the target (encrypted out), the VA page (slot swap), the SECS of a child (its EID goes into the MAC header) | — |
 //! | ELDU, ELDB | the VA page (the version), the SECS named by PAGEINFO (EID) | the destination: written whole, never read |
 //! | EADD | the SECS (ELRANGE, and MRENCLAVE is read-modify-written) | the destination: written whole |
+//! | EAUG | the SECS | the target: zeroed |
+//! | EACCEPTCOPY (ENCLU) | the source page | the destination: written whole |
 //! | EINIT | the SECS | — |
-//! | EREMOVE, EBLOCK, ETRACK, EPA, ECREATE | — | EPCM and tracking state only, or a whole-page write |
+//! | EREMOVE, EBLOCK, ETRACK, EPA, ECREATE, EMODPR, EMODT, EACCEPT, EMODPE | — | EPCM and tracking state only, or a whole-page write |
 //!
 //! So EWB of a poisoned page produces no sealed copy: the contents are lost,
 //! and the OS must treat the enclave page as gone. EREMOVE of a poisoned

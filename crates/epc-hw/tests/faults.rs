@@ -245,3 +245,31 @@ fn power_cycle_loses_everything_and_old_blobs_never_load() {
     assert!(e2.read_page(a).unwrap() == e2.content(2));
     m.validate().unwrap();
 }
+
+#[test]
+fn eaug_reads_the_secs_and_eacceptcopy_reads_its_source() {
+    let m = machine(64);
+    let e = TestEnclave::build(&m, 0, BASE, 2);
+    // EACCEPTCOPY from a poisoned source: a machine check and an AEX; the
+    // pending destination stays pending.
+    let dst = e.addr(4);
+    let aug = EpcPageId(40);
+    m.eaug(aug, e.secs, dst).unwrap();
+    e.pt.map(dst, aug, true);
+    let mut lp = e.enter();
+    m.poison_page(e.pages[0]);
+    assert_eq!(
+        lp.eacceptcopy(dst, e.addr(0), SecInfo::reg(Perms::R)),
+        Err(LpError::MachineCheck {
+            addr: e.addr(0),
+            epc_page: e.pages[0]
+        })
+    );
+    assert!(lp.is_interrupted());
+    assert!(m.epcm(aug).unwrap().secinfo.pending);
+    drop(lp);
+    // EAUG reads the SECS.
+    m.poison_page(e.secs);
+    let r = assert_no_change(&m, 64, || m.eaug(EpcPageId(41), e.secs, e.addr(5)));
+    assert_eq!(r.unwrap_err(), mc(e.secs, Operand::Secs));
+}

@@ -365,6 +365,11 @@ impl Machine {
             secs,
             linaddr,
             block_epoch,
+            // The page was free, so no TLB holds a translation to it: a
+            // PR or MODIFIED state restored from PCMD needs no further
+            // tracking before EACCEPT (the EWB that sealed it already
+            // waited for the cycle that flushed every old translation).
+            modify_epoch: None,
         };
         match secinfo.page_type {
             PageType::Secs => {

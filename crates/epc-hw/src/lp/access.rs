@@ -68,23 +68,37 @@ impl LogicalProcessor {
                     return Err(self.machine_check(addr, page));
                 }
                 let r = f(slot.data());
-                self.shared.state.store(INSIDE, Ordering::Release);
+                self.end_access();
                 self.stats.accesses += 1;
                 Ok(r)
             }
             Err(fault) => {
                 // The access faults: an AEX, taken by this LP itself.
-                self.shared.state.store(EXITING, Ordering::SeqCst);
-                self.machine.finish_exit(&self.shared, ExitKind::Aex);
+                self.exception_exit();
                 self.machine.ledger.charge(Event::PageFault);
-                self.become_interrupted();
                 Err(LpError::PageFault(fault))
             }
         }
     }
 
+    /// Ends an access or ENCLU leaf that completed (`BUSY` to `INSIDE`).
     #[inline]
-    fn begin_access(&mut self) -> Result<(), LpError> {
+    pub(super) fn end_access(&mut self) {
+        self.shared.state.store(INSIDE, Ordering::Release);
+    }
+
+    /// The AEX of an exception (#PF, #GP) raised inside the enclave by an
+    /// access or an ENCLU leaf, taken by this LP itself from `BUSY`.
+    pub(super) fn exception_exit(&mut self) {
+        self.shared.state.store(EXITING, Ordering::SeqCst);
+        self.machine.finish_exit(&self.shared, ExitKind::Aex);
+        self.become_interrupted();
+    }
+
+    /// Starts an access or ENCLU leaf (`INSIDE` to `BUSY`), or reports that
+    /// the LP is not inside or an IPI has exited it.
+    #[inline]
+    pub(super) fn begin_access(&mut self) -> Result<(), LpError> {
         match self.mode {
             Mode::Inside(_) => {}
             Mode::Interrupted(_) => return Err(LpError::Interrupted),

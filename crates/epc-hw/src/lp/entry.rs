@@ -2,11 +2,12 @@
 
 use super::ipi::ExitKind;
 use super::state::{backoff, InsideCtx, EXITING, INSIDE, OUTSIDE};
+use super::walk::epcm_check;
 use super::{Ctx, LogicalProcessor, LpError, Mode};
 use crate::cost::Event;
 use crate::encls::tcs::TcsView;
 use crate::epcm::{PageType, Perms};
-use crate::error::{GpCause, PageFaultInfo};
+use crate::error::{FaultCause, GpCause, PageFaultInfo};
 use crate::ids::{EpcPageId, LinearAddress, PAGE_SIZE};
 use crate::page_table::PageTable;
 use std::sync::atomic::Ordering;
@@ -81,31 +82,28 @@ impl LogicalProcessor {
         page_table: Arc<dyn PageTable>,
         entry: Entry,
     ) -> Result<(), LpError> {
-        let fault = |page: LinearAddress, sgx: bool, epc_page: Option<EpcPageId>| {
-            LpError::PageFault(PageFaultInfo {
-                page,
-                write: false,
-                sgx,
-                epc_page,
-            })
+        let fault = |page: LinearAddress, cause: FaultCause, epc_page: Option<EpcPageId>| {
+            LpError::PageFault(PageFaultInfo::new(page, false, cause, epc_page))
         };
         let epc = &self.machine.epc;
-        let pte = page_table.translate(tcs).ok_or(fault(tcs, false, None))?;
+        let pte = page_table
+            .translate(tcs)
+            .ok_or(fault(tcs, FaultCause::NotPresent, None))?;
         let tcs_slot = epc
             .slot(pte.page)
-            .ok_or(fault(tcs, false, Some(pte.page)))?;
+            .ok_or(fault(tcs, FaultCause::NotEpc, Some(pte.page)))?;
         let tcs_entry = *tcs_slot.epcm.lock();
-        let usable = |e: &crate::epcm::EpcmEntry, ty: PageType, at: LinearAddress| {
-            e.valid && e.secinfo.page_type == ty && e.linaddr == at && !e.blocked
-        };
-        if !usable(&tcs_entry, PageType::Tcs, tcs) {
-            return Err(fault(tcs, true, Some(pte.page)));
-        }
+        // SDM EENTER/ERESUME: the TCS must be valid, not blocked, PENDING or
+        // MODIFIED (a TCS made by EMODT is usable only once accepted), of
+        // type TCS at this address.
+        epcm_check(&tcs_entry, PageType::Tcs, tcs, None, Perms::NONE)
+            .map_err(|cause| fault(tcs, cause, Some(pte.page)))?;
         let secs_page = tcs_entry.secs.expect("a TCS names its SECS");
-        let control =
-            self.machine
-                .secs_control(secs_page)
-                .ok_or(fault(tcs, true, Some(pte.page)))?;
+        let control = self.machine.secs_control(secs_page).ok_or(fault(
+            tcs,
+            FaultCause::WrongOwner,
+            Some(pte.page),
+        ))?;
         if !control.is_initialized() {
             return Err(LpError::GeneralProtection(GpCause::NotInitialized));
         }
@@ -114,7 +112,7 @@ impl LogicalProcessor {
         // SSA page can slip between these checks and the registration.
         let mut tracking = control.tracking.lock();
         if *tcs_slot.epcm.lock() != tcs_entry {
-            return Err(fault(tcs, true, Some(pte.page)));
+            return Err(fault(tcs, FaultCause::EpcmInvalid, Some(pte.page)));
         }
         if tcs_slot.is_poisoned() {
             return Err(LpError::MachineCheck {
@@ -130,15 +128,17 @@ impl LogicalProcessor {
             _ => return Err(LpError::GeneralProtection(GpCause::SsaFrame)),
         };
         let ssa = control.base.add(view.ossa() + u64::from(frame) * PAGE_SIZE);
-        let ssa_pte = page_table.translate(ssa).ok_or(fault(ssa, false, None))?;
-        let ssa_ok = epc.slot(ssa_pte.page).is_some_and(|s| {
-            let e = *s.epcm.lock();
-            usable(&e, PageType::Reg, ssa)
-                && e.secs == Some(secs_page)
-                && e.secinfo.perms.contains(Perms::RW)
-        });
-        if !ssa_ok || !ssa_pte.writable {
-            return Err(fault(ssa, true, Some(ssa_pte.page)));
+        let ssa_pte = page_table
+            .translate(ssa)
+            .ok_or(fault(ssa, FaultCause::NotPresent, None))?;
+        let ssa_slot =
+            epc.slot(ssa_pte.page)
+                .ok_or(fault(ssa, FaultCause::NotEpc, Some(ssa_pte.page)))?;
+        let ssa_entry = *ssa_slot.epcm.lock();
+        epcm_check(&ssa_entry, PageType::Reg, ssa, Some(secs_page), Perms::RW)
+            .map_err(|cause| fault(ssa, cause, Some(ssa_pte.page)))?;
+        if !ssa_pte.writable {
+            return Err(fault(ssa, FaultCause::PteReadOnly, Some(ssa_pte.page)));
         }
         // ERESUME restores the state saved in the SSA frame.
         if entry == Entry::Resume && self.machine.is_poisoned(ssa_pte.page) {

@@ -1,16 +1,20 @@
 //! How an ENCLU leaf or an access made by a logical processor failed.
 
-use crate::error::{GpCause, PageFaultInfo};
+use crate::error::{GpCause, PageFaultInfo, SgxError};
 use crate::ids::{EpcPageId, LinearAddress};
 use thiserror::Error;
 
 /// How an ENCLU leaf or an access failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum LpError {
-    /// A page fault. From an access, the LP has taken an AEX and must
-    /// [`eresume`](super::LogicalProcessor::eresume) once the OS has fixed the
-    /// page; from EENTER or ERESUME it is a fault outside enclave mode (the
-    /// TCS or SSA page is not usable) and the leaf can be retried.
+    /// A page fault. From an access or an SGX2 ENCLU leaf, the LP has taken
+    /// an AEX and must [`eresume`](super::LogicalProcessor::eresume) once the
+    /// OS has fixed the page (the leaf is then executed again); from EENTER
+    /// or ERESUME it is a fault outside enclave mode (the TCS or SSA page is
+    /// not usable) and the leaf can be retried. Its
+    /// [`sgx`](PageFaultInfo::sgx) bit and [`cause`](PageFaultInfo::cause)
+    /// tell a page that is not mapped (fix and retry) from one the EPCM
+    /// refuses (an access error, or a change to accept first).
     #[error("{0}")]
     PageFault(PageFaultInfo),
     /// A machine check: the access (or EENTER/ERESUME reading the TCS or
@@ -28,9 +32,15 @@ pub enum LpError {
     /// [`eresume`](super::LogicalProcessor::eresume).
     #[error("interrupted: an IPI forced an asynchronous exit")]
     Interrupted,
-    /// EENTER or ERESUME raised #GP.
-    #[error("#GP(0) on enclave entry: {0:?}")]
+    /// #GP(0). From EENTER or ERESUME, outside enclave mode; from an SGX2
+    /// ENCLU leaf (EACCEPT, EACCEPTCOPY, EMODPE), inside it: the LP has
+    /// taken an AEX, as for a page fault.
+    #[error("#GP(0): {0:?}")]
     GeneralProtection(GpCause),
+    /// An SGX2 ENCLU leaf returned an SGX error code (ZF set, RAX): it
+    /// changed nothing, and the LP is still inside the enclave.
+    #[error("{0} ({code})", code = .0.code())]
+    Sgx(SgxError),
     /// An access or EEXIT while the LP is not in enclave mode.
     #[error("the logical processor is not in an enclave")]
     NotInEnclave,

@@ -1,4 +1,5 @@
-//! Logical processors: ENCLU (EENTER, EEXIT, ERESUME), asynchronous exits,
+//! Logical processors: ENCLU (EENTER, EEXIT, ERESUME, and the SGX2 leaves
+//! EACCEPT, EACCEPTCOPY, EMODPE), asynchronous exits,
 //! and the accesses an enclave thread makes through its TLB.
 //!
 //! A [`LogicalProcessor`] is a value owned by one OS thread (`&mut self`
@@ -27,9 +28,11 @@
 //! `state` (the state word and the registry of LPs), `ipi` (IPIs and the
 //! completion of an exit), `entry` (EENTER, ERESUME, EEXIT), `access` (the
 //! reads and writes of an enclave thread), `walk` (TLB lookup, page walk and
-//! EPCM checks) and `error` ([`LpError`]).
+//! EPCM checks), `edmm` (the SGX2 leaves EACCEPT, EACCEPTCOPY, EMODPE) and
+//! `error` ([`LpError`]).
 
 mod access;
+mod edmm;
 mod entry;
 mod error;
 mod ipi;

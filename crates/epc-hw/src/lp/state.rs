@@ -37,6 +37,11 @@ impl LpShared {
     pub(crate) fn state_now(&self) -> u8 {
         self.state.load(Ordering::SeqCst)
     }
+
+    /// The EPC page of the TCS the LP runs on, while it is inside.
+    pub(crate) fn tcs_page(&self) -> Option<EpcPageId> {
+        self.ctx.lock().as_ref().map(|c| c.tcs_page)
+    }
 }
 
 /// The machine's logical processors, by id.
