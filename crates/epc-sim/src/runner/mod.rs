@@ -10,7 +10,9 @@ mod system;
 mod worker;
 
 use crate::metrics::{self, MmDelta, Percentiles};
-use crate::report::{EnclaveReport, Integrity, LatencyNs, PagesAtEnd, RunReport, Sample, Swap};
+use crate::report::{
+    EnclaveReport, Integrity, LatencyNs, NodeReport, PagesAtEnd, RunReport, Sample, Swap,
+};
 use crate::scenario::Scenario;
 use crate::SimError;
 use epc_enclave::EnclaveCounters;
@@ -267,6 +269,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             reclaimable: mm1.reclaimable_pages,
             isolated: mm1.isolated_pages,
         },
+        nodes: mm1.nodes.iter().map(NodeReport::from).collect(),
         integrity,
         enclaves: reports,
         enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),
