@@ -74,6 +74,9 @@ pub struct Enclave {
     pub(crate) initialized: AtomicBool,
     pub(crate) dead: AtomicBool,
     pub(crate) death: OnceLock<KillReason>,
+    /// The machine's power-cycle count at creation: a different count now
+    /// means the EPC was lost under the enclave.
+    pub(crate) boot: u64,
     pub(crate) cells: Cells,
     pub(crate) weak: Weak<Enclave>,
 }
@@ -106,6 +109,7 @@ impl Enclave {
         config: EnclaveConfig,
         permit: &mut ReclaimPermit,
     ) -> Result<Arc<Enclave>, EnclaveError> {
+        let boot = machine.power_cycles();
         let secs = mm
             .alloc_in(config.group, config.node, AllocMode::Reclaim(permit))
             .map_err(|e| alloc_error(&mm, config.group, e))?;
@@ -125,6 +129,7 @@ impl Enclave {
             initialized: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             death: OnceLock::new(),
+            boot,
             cells: Cells::default(),
             weak: weak.clone(),
             machine,
@@ -279,6 +284,10 @@ impl Enclave {
 
     /// Puts a resident page on the manager's list; whether it got there.
     pub(crate) fn mark(&self, page: &EpcPage, addr: LinearAddress) -> bool {
+        // A memory failure took it off the list for good.
+        if self.mm.is_poisoned(page.id()) {
+            return false;
+        }
         let owner: Weak<dyn PageOwner> = self.weak.clone();
         let r = self.mm.mark_reclaimable(page, self.key(addr), owner);
         // A refusal would leave the page off the list for good.

@@ -1,7 +1,8 @@
 //! The Enclave Page Cache Map: one entry per EPC page with the architectural
 //! fields of SDM Table 38-28 (VALID, page type, R/W/X, owning SECS, enclave
-//! linear address, BLOCKED, PENDING, MODIFIED, PR), plus the epoch of the
-//! page's EBLOCK that the tracking check compares against.
+//! linear address, BLOCKED, PENDING, MODIFIED, PR), plus the epochs of the
+//! page's EBLOCK and of its last EMODPR or EMODT that the tracking checks of
+//! EWB and EACCEPT compare against.
 //!
 //! Software cannot read the EPCM on real hardware; the model exposes copies of
 //! entries for tests and validation only ([`Machine::epcm`](crate::Machine::epcm)).
@@ -68,6 +69,17 @@ impl Perms {
         self.0
     }
 
+    /// The set with raw bits `bits` (R = 1, W = 2, X = 4); other bits are
+    /// ignored.
+    pub const fn from_bits(bits: u8) -> Perms {
+        Perms(bits & 7)
+    }
+
+    /// The permissions granted by both sets.
+    pub const fn intersection(self, other: Perms) -> Perms {
+        Perms(self.0 & other.0)
+    }
+
     /// Whether every permission of `other` is granted.
     pub const fn contains(self, other: Perms) -> bool {
         self.0 & other.0 == other.0
@@ -125,6 +137,37 @@ impl SecInfo {
         }
     }
 
+    /// What EACCEPT expects of a page just added by EAUG: REG, R and W,
+    /// PENDING.
+    pub const fn eaug() -> SecInfo {
+        SecInfo {
+            pending: true,
+            ..SecInfo::reg(Perms::RW)
+        }
+    }
+
+    /// What EACCEPT expects of a REG page after EMODPR left it with
+    /// `perms`: PR (compared by the legality check only) and the
+    /// permissions.
+    pub const fn emodpr(perms: Perms) -> SecInfo {
+        SecInfo {
+            pr: true,
+            ..SecInfo::reg(perms)
+        }
+    }
+
+    /// What EACCEPT expects of a page after EMODT changed its type to `to`
+    /// (TCS or TRIM): MODIFIED, no permissions.
+    pub const fn emodt(to: PageType) -> SecInfo {
+        SecInfo {
+            page_type: to,
+            perms: Perms::NONE,
+            pending: false,
+            modified: true,
+            pr: false,
+        }
+    }
+
     /// SECINFO.FLAGS as a 64-bit word: R, W, X, PENDING, MODIFIED, PR in bits
     /// 0-5 and the page type in bits 15:8 (SDM Table 38-15).
     pub const fn flags(&self) -> u64 {
@@ -169,6 +212,13 @@ pub struct EpcmEntry {
     /// completed ETRACK cycle of a later epoch. Recording it per page is what
     /// lets EBLOCK never refuse with SGX_ENTRYEPOCH_LOCKED.
     pub block_epoch: u64,
+    /// The owning enclave's tracking epoch at the page's last EMODPR or
+    /// EMODT, while that change is not accepted: EACCEPT needs a completed
+    /// ETRACK cycle of a later epoch (SGX_NOT_TRACKED otherwise), since
+    /// stale TLB entries may still grant the old rights until then. `None`
+    /// when no translation can be stale: after EADD, EAUG, ELDU/ELDB (the
+    /// page was free, so no TLB held it) and after EACCEPT.
+    pub modify_epoch: Option<u64>,
 }
 
 impl EpcmEntry {
@@ -180,6 +230,7 @@ impl EpcmEntry {
         secs: None,
         linaddr: LinearAddress(0),
         block_epoch: 0,
+        modify_epoch: None,
     };
 
     /// The page type, if the entry is valid.

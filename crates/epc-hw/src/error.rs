@@ -1,9 +1,12 @@
-//! The three outcome classes of an SGX leaf, kept apart in the types as the
+//! The outcome classes of an SGX leaf, kept apart in the types as the
 //! processor keeps them apart in its flags:
 //!
 //! * a [`Fault`] (#GP or #PF): the leaf did nothing;
 //! * an [`SgxError`] code (RFLAGS.ZF and RAX): the leaf changed no state;
-//! * success, possibly with an [`SgxWarning`] (RFLAGS.CF): the leaf completed.
+//! * success, possibly with an [`SgxWarning`] (RFLAGS.CF): the leaf completed;
+//! * a [`MachineCheck`] (#MC): the leaf read a poisoned EPC page, consumed
+//!   the poison and stopped before changing any state. It is neither a fault
+//!   the OS can fix nor an SGX code: the data is gone.
 //!
 //! Numeric codes are those of the Linux UAPI `sgx_errno.h` and the SDM.
 
@@ -121,6 +124,16 @@ pub enum SgxError {
     /// still open.
     #[error("SGX_PREV_TRK_INCMPL")]
     PrevTrkIncmpl,
+    /// SGX_PAGE_ATTRIBUTES_MISMATCH (19): EACCEPT or EACCEPTCOPY whose
+    /// SECINFO does not match the page's EPCM entry exactly (type, R, W, X,
+    /// PENDING, MODIFIED, address), or EACCEPTCOPY of a page that is not a
+    /// pending REG page.
+    #[error("SGX_PAGE_ATTRIBUTES_MISMATCH")]
+    PageAttributesMismatch,
+    /// SGX_PAGE_NOT_MODIFIABLE (20): EMODPR or EMODT of a page that is
+    /// PENDING or MODIFIED (an earlier change is not accepted yet).
+    #[error("SGX_PAGE_NOT_MODIFIABLE")]
+    PageNotModifiable,
 }
 
 impl SgxError {
@@ -135,6 +148,8 @@ impl SgxError {
             SgxError::ChildPresent => 13,
             SgxError::EnclaveAct => 14,
             SgxError::PrevTrkIncmpl => 17,
+            SgxError::PageAttributesMismatch => 19,
+            SgxError::PageNotModifiable => 20,
         }
     }
 }
@@ -178,7 +193,20 @@ impl fmt::Display for SgxWarning {
     }
 }
 
-/// How an ENCLS leaf can fail: a fault or an SGX error code.
+/// A machine check (#MC): an instruction consumed a poisoned EPC page (an
+/// uncorrectable memory error). The leaf or access stopped before changing
+/// any architectural state; the page's contents cannot be read again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error("#MC: poisoned EPC page {page:?} read as the {operand:?} operand")]
+pub struct MachineCheck {
+    /// The poisoned page.
+    pub page: EpcPageId,
+    /// Which operand of the leaf it was ([`Operand::Target`] for an access).
+    pub operand: Operand,
+}
+
+/// How an ENCLS leaf can fail: a fault, an SGX error code, or a machine
+/// check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum LeafError {
     /// An architectural fault.
@@ -187,6 +215,9 @@ pub enum LeafError {
     /// An SGX error code.
     #[error(transparent)]
     Sgx(#[from] SgxError),
+    /// The leaf read a poisoned page.
+    #[error(transparent)]
+    MachineCheck(#[from] MachineCheck),
 }
 
 impl LeafError {
@@ -194,7 +225,15 @@ impl LeafError {
     pub fn sgx(self) -> Option<SgxError> {
         match self {
             LeafError::Sgx(e) => Some(e),
-            LeafError::Fault(_) => None,
+            LeafError::Fault(_) | LeafError::MachineCheck(_) => None,
+        }
+    }
+
+    /// The machine check, if this is one.
+    pub fn machine_check(self) -> Option<MachineCheck> {
+        match self {
+            LeafError::MachineCheck(mc) => Some(mc),
+            LeafError::Fault(_) | LeafError::Sgx(_) => None,
         }
     }
 }
@@ -236,8 +275,9 @@ impl<T> Done<T> {
 /// Result of an ENCLS leaf.
 pub type LeafResult<T> = Result<T, LeafError>;
 
-/// A page fault taken by an access, EENTER or ERESUME. As after a real AEX,
-/// only the page is reported: the low 12 bits of CR2 are cleared.
+/// A page fault taken by an access, EENTER, ERESUME or an SGX2 ENCLU leaf.
+/// As after a real AEX, only the page is reported: the low 12 bits of CR2
+/// are cleared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageFaultInfo {
     /// The faulting enclave page.
@@ -245,21 +285,96 @@ pub struct PageFaultInfo {
     /// Whether the access was a write.
     pub write: bool,
     /// Whether an EPCM check failed (PFEC bit 15, the SGX bit): the page is
-    /// mapped but blocked, of the wrong type, enclave or address, or lacks
-    /// the permission. `false` means the OS page table has no mapping.
+    /// resident and mapped, but the EPCM refuses the access (blocked,
+    /// PENDING, MODIFIED, of the wrong type, enclave or address, or lacking
+    /// the permission). `false` means an ordinary page fault: the OS page
+    /// table has no mapping, maps it read-only, or maps a frame outside the
+    /// EPC. Equal to `cause.is_sgx()`.
     pub sgx: bool,
+    /// Why, in the model's words. Real hardware reports only the error code
+    /// (present, write, SGX); an OS learns the rest from its own records.
+    /// The enclave layer uses it to tell a fault to fix and retry (not
+    /// present, blocked) from an access error (permission, type) and from a
+    /// page the enclave has yet to accept (PENDING, MODIFIED).
+    pub cause: FaultCause,
     /// The EPC page the page table pointed at, if any.
     pub epc_page: Option<EpcPageId>,
+}
+
+impl PageFaultInfo {
+    pub(crate) fn new(
+        page: LinearAddress,
+        write: bool,
+        cause: FaultCause,
+        epc_page: Option<EpcPageId>,
+    ) -> PageFaultInfo {
+        PageFaultInfo {
+            page,
+            write,
+            sgx: cause.is_sgx(),
+            cause,
+            epc_page,
+        }
+    }
+}
+
+/// What made an access (or an ENCLU leaf's memory operand) fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultCause {
+    /// The OS page table has no mapping (PFEC.P = 0): the OS loads or adds
+    /// the page, maps it, and the thread retries.
+    NotPresent,
+    /// The OS page table maps the page read-only and the access writes (an
+    /// ordinary protection fault, SGX bit clear).
+    PteReadOnly,
+    /// The OS page table maps a frame outside the EPC.
+    NotEpc,
+    /// EPCM: the page is not valid (freed or evicted while still mapped).
+    EpcmInvalid,
+    /// EPCM: BLOCKED, being evicted (no new translation may be made).
+    Blocked,
+    /// EPCM: PENDING, added by EAUG and not yet accepted (SGX2).
+    Pending,
+    /// EPCM: MODIFIED, its type changed by EMODT and not yet accepted
+    /// (SGX2).
+    Modified,
+    /// EPCM: the page's type does not allow the access (a TCS, TRIM, VA or
+    /// SECS page where a REG page is needed, or the reverse).
+    WrongType,
+    /// EPCM: the page belongs to another enclave or another linear address.
+    WrongOwner,
+    /// EPCM: the page's R/W permissions refuse the access.
+    Permission,
+}
+
+impl FaultCause {
+    /// Whether the EPCM caused the fault (PFEC bit 15, the SGX bit), on a
+    /// page that is resident and mapped.
+    pub const fn is_sgx(self) -> bool {
+        !matches!(
+            self,
+            FaultCause::NotPresent | FaultCause::PteReadOnly | FaultCause::NotEpc
+        )
+    }
+
+    /// Whether retrying after the OS fixes its side can succeed without the
+    /// enclave doing anything: the page is not mapped, or is being evicted.
+    /// Everything else is an access error (or, for PENDING and MODIFIED, a
+    /// change the enclave must EACCEPT first).
+    pub const fn is_retryable(self) -> bool {
+        matches!(self, FaultCause::NotPresent | FaultCause::Blocked)
+    }
 }
 
 impl fmt::Display for PageFaultInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "#PF at {} ({}{})",
+            "#PF at {} ({}{}, {:?})",
             self.page,
             if self.write { "write" } else { "read" },
-            if self.sgx { ", SGX" } else { "" }
+            if self.sgx { ", SGX" } else { "" },
+            self.cause
         )
     }
 }

@@ -3,10 +3,12 @@
 //! The model is the processor as the OS sees it: an EPC of 4 KiB pages in
 //! one or more sections, the EPCM that describes them, the ENCLS leaves that
 //! build enclaves and page them out and in (ECREATE, EADD, EINIT, EREMOVE,
-//! EPA, EBLOCK, ETRACK, EWB, ELDU, ELDB), logical processors that enter
-//! enclaves (EENTER, EEXIT, ERESUME, AEX) and access enclave memory through
-//! their TLBs, IPIs, the tracking that makes EWB safe, and AES-128-GCM
-//! sealing of evicted pages with Version Array anti-replay.
+//! EPA, EBLOCK, ETRACK, EWB, ELDU, ELDB) and change them at run time (SGX2:
+//! EAUG, EMODPR, EMODT), logical processors that enter enclaves (EENTER,
+//! EEXIT, ERESUME, AEX), access enclave memory through their TLBs and accept
+//! the OS's changes (EACCEPT, EACCEPTCOPY, EMODPE), IPIs, the tracking that
+//! makes EWB and EACCEPT safe, and AES-128-GCM sealing of evicted pages with
+//! Version Array anti-replay.
 //!
 //! It is strict: a leaf checks what the SDM says it checks and answers as
 //! the processor would, with a [`Fault`], an [`SgxError`] code or success
@@ -52,6 +54,8 @@ pub mod ids;
 mod lp;
 mod machine;
 mod page_table;
+mod poison;
+mod power;
 mod secs;
 mod tlb;
 mod tracking;
@@ -64,8 +68,8 @@ pub use encls::tcs::Tcs;
 pub use encls::{Pcmd, SealedPage};
 pub use epcm::{EpcmEntry, PageType, Perms, SecInfo};
 pub use error::{
-    Done, Fault, GpCause, LeafError, LeafResult, Operand, PageFaultInfo, PfCause, SgxError,
-    SgxWarning,
+    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, MachineCheck, Operand, PageFaultInfo,
+    PfCause, SgxError, SgxWarning,
 };
 pub use ids::{
     EnclaveId, EpcPageId, LinearAddress, LpId, NodeId, SectionId, VaSlot, PAGE_SIZE,

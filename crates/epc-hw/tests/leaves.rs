@@ -171,6 +171,7 @@ fn eadd_reg_success_sets_the_epcm_and_copies_the_content() {
             secs: Some(e.secs),
             linaddr: e.addr(1),
             block_epoch: 0,
+            modify_epoch: None,
         }
     );
     // TCS, SSA and two REG pages.
@@ -699,6 +700,7 @@ fn eblock_success_stops_new_translations_but_not_cached_ones() {
                     page: a1,
                     write: false,
                     sgx: true,
+                    cause: FaultCause::Blocked,
                     epc_page: Some(e.pages[1]),
                 }
             );
@@ -792,6 +794,7 @@ fn eblock_of_a_tcs_stops_eenter_on_it() {
             page: e.tcs,
             write: false,
             sgx: true,
+            cause: FaultCause::Blocked,
             epc_page: Some(e.tcs_page),
         }))
     );
@@ -1163,6 +1166,7 @@ fn eldu_success_restores_the_page_and_clears_the_slot() {
             secs: Some(e.secs),
             linaddr: addr,
             block_epoch: 0,
+            modify_epoch: None,
         })
     );
     assert_eq!(children(&m, e.secs), before);
@@ -1326,6 +1330,7 @@ fn eldb_loads_the_page_blocked_so_an_access_faults() {
             page: addr,
             write: false,
             sgx: true,
+            cause: FaultCause::Blocked,
             epc_page: Some(FREE),
         }))
     );

@@ -1,5 +1,5 @@
-//! The negative cases a faithful model must get right: the eight of the
-//! reference's §6.16 that do not need SGX2 (one test each), and the paging
+//! The negative cases a faithful model must get right: the nine of the
+//! reference's §6.16 (one test each; the ninth is SGX2's), and the paging
 //! crypto cases of issue 2, item 6 (reference §1.4 and §6.9): every
 //! tampered, misdirected, replayed or foreign blob fails with
 //! SGX_MAC_COMPARE_FAIL and changes nothing, and a sealed page does not
@@ -272,6 +272,38 @@ fn eremove_of_a_reg_page_while_an_lp_is_inside_is_enclave_act() {
     assert_eq!(lp.read_u64(e.addr(0)), Err(LpError::Interrupted));
     lp.eresume().unwrap();
     assert!(matches!(lp.read_u64(e.addr(0)), Err(LpError::PageFault(_))));
+    m.validate().unwrap();
+}
+
+/// §6.16: "EACCEPT after EMODPR without tracking → NOT_TRACKED": it
+/// succeeds only after an ETRACK and the exit of every LP it snapshotted,
+/// the accepting thread included.
+#[test]
+fn eaccept_after_emodpr_without_tracking_is_not_tracked() {
+    let (m, e) = setup(1);
+    let mut lp = e.enter();
+    // A translation cached with W before the restriction.
+    lp.write_u64(e.addr(0), 1).unwrap();
+    m.emodpr(e.pages[0], Perms::R).unwrap();
+    let accept = SecInfo::emodpr(Perms::R);
+    let r = no_change(&m, || lp.eaccept(e.addr(0), accept));
+    assert_eq!(r, Err(LpError::Sgx(SgxError::NotTracked)));
+    // Which is right: the stale translation still writes.
+    lp.write_u64(e.addr(0), 2).unwrap();
+    m.etrack(e.secs).unwrap();
+    let r = no_change(&m, || lp.eaccept(e.addr(0), accept));
+    assert_eq!(r, Err(LpError::Sgx(SgxError::NotTracked)));
+    assert_eq!(m.ipi_enclave(e.secs), 1);
+    assert_eq!(lp.eaccept(e.addr(0), accept), Err(LpError::Interrupted));
+    lp.eresume().unwrap();
+    lp.eaccept(e.addr(0), accept).unwrap();
+    assert!(matches!(
+        lp.write_u64(e.addr(0), 3),
+        Err(LpError::PageFault(f)) if f.sgx && f.cause == FaultCause::Permission
+    ));
+    lp.eresume().unwrap();
+    assert_eq!(lp.read_u64(e.addr(0)).unwrap(), 2);
+    lp.eexit().unwrap();
     m.validate().unwrap();
 }
 

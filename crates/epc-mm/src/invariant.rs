@@ -61,6 +61,16 @@ pub enum ValidateError {
     /// A page sits on the list of a group it is not charged to.
     #[error("{0:?} is on the reclaimable list of a group it is not charged to")]
     WrongList(EpcPageId),
+    /// A page on a poison list, or on a free list, is in the wrong place:
+    /// a retired page must be poisoned, in the free state and on its own
+    /// node's poison list only; no poisoned page may be on a free list.
+    #[error("{page:?} is misplaced with respect to the poison lists: {why}")]
+    Poison {
+        /// The page.
+        page: EpcPageId,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// A group's kept usage differs from the pages charged to it and its
     /// descendants.
     #[error("group {path}: usage kept {kept}, recounted from page ownership {recounted}")]

@@ -33,9 +33,11 @@ mod invariant;
 mod ksgxd;
 mod list;
 mod manager;
+mod nodes;
 mod owner;
 mod page;
 mod permit;
+mod poison;
 mod policy;
 mod reclaim;
 mod shared;
@@ -55,9 +57,11 @@ pub use group::{GlobalFairness, GroupError, GroupId, GroupLimits, GroupStats};
 pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
+pub use nodes::NodeCounters;
 pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
 pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
+pub use poison::{MemoryFailure, PoisonError};
 pub use policy::{
     ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError,
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,

@@ -128,10 +128,14 @@ impl EpcManager {
     /// batch holds it: teardown skips the page and keeps its handle for the
     /// owner's `block`/`write`, which hand it back.
     pub fn unmark_reclaimable(&self, page: &EpcPage) -> Result<bool, ListError> {
+        self.unmark_page(page.id())
+    }
+
+    /// Takes `page` off the reclaimable list it is on (for the holder of
+    /// its handle, or for a memory failure, which has none).
+    pub(crate) fn unmark_page(&self, page: epc_hw::EpcPageId) -> Result<bool, ListError> {
         let inner = &*self.inner;
-        inner
-            .list_of(page.id())
-            .unmark(page.id(), &inner.shared.states)
+        inner.list_of(page).unmark(page, &inner.shared.states)
     }
 
     /// Replaces the root group's policy with `policy` (a fresh one, for an experiment
@@ -180,7 +184,11 @@ impl EpcManager {
             skipped: read(&c.skipped),
             declined: read(&c.declined),
             write_failures: read(&c.write_failures),
+            poisoned_pages: 0,
+            retired_pages: 0,
+            nodes: Vec::new(),
         }
+        .with_nodes(self.nodes())
     }
 
     /// Stops ksgxd: a batch in flight completes, then the thread is joined.

@@ -2,15 +2,18 @@
 //! checks it against the incremental state (quickcheck-style, as in
 //! quick_cache). Called after every step in tests.
 
+use crate::freelist::NodeLists;
 use crate::invariant::{count, state_name, ValidateError};
 use crate::manager::EpcManager;
-use crate::page::PageState;
+use crate::page::{PageState, PageStates};
+use crate::shared::Shared;
 use crate::sync::Ordering;
 use epc_hw::{EpcPageId, NodeId};
 
 impl EpcManager {
     /// Checks every invariant: each page in exactly one state; free pages on
-    /// exactly one free list (their node's) and nowhere else; free counts
+    /// exactly one free list (their node's) and nowhere else, or, if a
+    /// memory failure named them, on their node's poison list instead; free counts
     /// equal list lengths; tracked pages on the policy's list with an owner
     /// slot, isolated pages off it with a slot, other pages without one; the
     /// key index matching the slots; every listed page on the list of the
@@ -39,8 +42,10 @@ impl EpcManager {
         let nodes = s.free.lock_all();
 
         let mut on_free_list = vec![false; total];
-        for (node, pages, counted) in &nodes {
+        let published = s.free.published_poison();
+        for ((node, pages, counted), (poisoned, retired)) in nodes.iter().zip(published) {
             count_free(*node, pages.len(), *counted)?;
+            check_poison(s, *node, pages, poisoned, retired, &mut on_free_list)?;
             for &page in pages.iter() {
                 let state = s.states.get(page);
                 if state != PageState::Free {
@@ -102,8 +107,12 @@ impl EpcManager {
             s.totals.isolated(),
             isolated,
         )?;
-        let listed_free: usize = nodes.iter().map(|(_, p, _)| p.len()).sum();
-        count("free pages", listed_free, free)?;
+        // Pages in the free state are on a free list or a poison list.
+        let listed_free: usize = nodes
+            .iter()
+            .map(|(_, l, _)| l.len() + l.retired.len())
+            .sum();
+        count("free and retired pages", listed_free, free)?;
         drop(nodes);
         drop(lists);
         self.validate_groups(&own)
@@ -154,4 +163,40 @@ fn count_free(node: NodeId, listed: usize, counted: usize) -> Result<(), Validat
             listed,
         })
     }
+}
+
+/// A node's poison bookkeeping: every retired page poisoned, free, of
+/// this node and listed once (marked in `on_list`, which the free lists
+/// share, so a page on both is caught); no poisoned page on the free list;
+/// published counts equal to the lists.
+fn check_poison(
+    s: &Shared,
+    node: NodeId,
+    lists: &NodeLists,
+    poisoned: usize,
+    retired: usize,
+    on_list: &mut [bool],
+) -> Result<(), ValidateError> {
+    let bad = |page, why| Err(ValidateError::Poison { page, why });
+    let states: &PageStates = &s.states;
+    for &page in &lists.retired {
+        if !lists.is_poisoned(page) {
+            return bad(page, "retired but not poisoned");
+        }
+        if states.get(page) != PageState::Free {
+            return bad(page, "retired but allocated");
+        }
+        if s.free.node_of(page) != node {
+            return bad(page, "retired on another node's list");
+        }
+        if std::mem::replace(&mut on_list[page.index()], true) {
+            return bad(page, "retired twice");
+        }
+    }
+    if let Some(&page) = lists.free.iter().find(|&&p| lists.is_poisoned(p)) {
+        return bad(page, "poisoned but on the free list");
+    }
+    count("poisoned pages", poisoned, lists.poisoned.len())?;
+    count("retired pages", retired, lists.retired.len())?;
+    Ok(())
 }

@@ -94,6 +94,8 @@ impl Machine {
             if secinfo.page_type == PageType::Tcs && !tcs_content_valid(&control, content) {
                 return Err(gp(GpCause::InvalidTcs));
             }
+            // EADD reads the SECS and extends its measurement.
+            self.consume(secs_slot, secs_page, Operand::Secs)?;
             slot.data().write_bytes(content);
             let mut e = slot.epcm.lock();
             *e = EpcmEntry {
@@ -103,6 +105,7 @@ impl Machine {
                 secs: Some(secs_page),
                 linaddr,
                 block_epoch: 0,
+                modify_epoch: None,
             };
             control.children.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -121,6 +124,7 @@ impl Machine {
             if control.is_initialized() {
                 return Err(gp(GpCause::AlreadyInitialized));
             }
+            self.consume(slot, secs_page, Operand::Secs)?;
             control.set_initialized(slot.data());
             Ok(())
         })();
@@ -154,14 +158,33 @@ impl Machine {
     /// EREMOVE: returns a page to the free state. A free page stays free; a
     /// VA page is freed at once (its versions are lost); a SECS only without
     /// resident children (SGX_CHILD_PRESENT); an enclave page only while no
-    /// logical processor is inside its enclave (SGX_ENCLAVE_ACT).
+    /// logical processor is inside its enclave (SGX_ENCLAVE_ACT), except an
+    /// accepted TRIM page (type TRIM, MODIFIED clear), which is freed at
+    /// once even with threads inside: EACCEPT waited for the tracking cycle
+    /// that flushed every translation to it, and no new one can be made to
+    /// a TRIM page (SDM, `ENCLS[EREMOVE]`: "(EPCM.PT = PT_TRIM) AND
+    /// (EPCM.MODIFIED = 0)" frees the page before the SGX_ENCLAVE_ACT
+    /// check). A TRIM page not yet accepted is removed like a REG page.
+    ///
+    /// No thread can still run on an accepted TRIM page that was a TCS: the
+    /// ETRACK cycle its EACCEPT waited for made every thread inside at the
+    /// EMODT leave, and none can enter a TRIM page since.
     pub fn eremove(&self, page: EpcPageId) -> LeafResult<()> {
         let r = (|| {
             let slot = self.slot_of(page, Operand::Target)?;
             let _busy = slot.exclusive_for(Operand::Target)?;
             let entry = *slot.epcm.lock();
             if !entry.valid {
-                return Ok(());
+                return Ok(false);
+            }
+            if entry.secinfo.page_type == PageType::Trim && !entry.secinfo.modified {
+                let secs_page = entry.secs.expect("child pages name their SECS");
+                let control = self
+                    .secs_control(secs_page)
+                    .expect("a child page's SECS is resident");
+                *slot.epcm.lock() = EpcmEntry::FREE;
+                control.children.fetch_sub(1, Ordering::Relaxed);
+                return Ok(true);
             }
             match entry.secinfo.page_type {
                 PageType::Va => {
@@ -190,9 +213,19 @@ impl Machine {
                     control.children.fetch_sub(1, Ordering::Relaxed);
                 }
             }
-            Ok(())
+            Ok(false)
         })();
-        self.account(Event::Eremove, r)
+        match r {
+            Ok(trim) => {
+                self.ledger.charge(if trim {
+                    Event::EremoveTrim
+                } else {
+                    Event::Eremove
+                });
+                Ok(())
+            }
+            Err(e) => self.account(Event::Eremove, Err(e)),
+        }
     }
 
     /// The control block of a SECS operand, or #PF if the page is not a

@@ -1,8 +1,9 @@
-//! ENCLS leaves, the OS side of SGX: building enclaves (`lifecycle`) and
-//! paging them (`paging`). Each leaf checks its operands in the order of the
+//! ENCLS leaves, the OS side of SGX: building enclaves (`lifecycle`),
+//! paging them (`paging`) and changing them at run time (`edmm`, SGX2). Each leaf checks its operands in the order of the
 //! SDM pseudocode and reports the first failure as a fault or an SGX error
 //! code, leaving all state untouched; the ledger counts every call.
 
+mod edmm;
 mod lifecycle;
 mod paging;
 pub(crate) mod tcs;

@@ -117,6 +117,43 @@ pub struct PagesAtEnd {
     pub isolated: u64,
 }
 
+/// One NUMA node's EPC when the workers stopped (Linux's per-node
+/// `sgx_total_bytes`, and the counts it does not export).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct NodeReport {
+    /// The node.
+    pub node: u16,
+    /// EPC pages on the node.
+    pub total_pages: u64,
+    /// The node's EPC in bytes.
+    pub sgx_total_bytes: u64,
+    /// Pages on the node's free list.
+    pub free_pages: u64,
+    /// Pages allocated.
+    pub in_use_pages: u64,
+    /// Pages a memory failure named.
+    pub poisoned_pages: u64,
+    /// Poisoned pages on the node's poison list.
+    pub retired_pages: u64,
+    /// Allocations the node served during the whole run (the build included).
+    pub allocations: u64,
+}
+
+impl From<&epc_mm::NodeCounters> for NodeReport {
+    fn from(n: &epc_mm::NodeCounters) -> NodeReport {
+        NodeReport {
+            node: n.node.0,
+            total_pages: n.total_pages,
+            sgx_total_bytes: n.sgx_total_bytes,
+            free_pages: n.free_pages,
+            in_use_pages: n.in_use_pages,
+            poisoned_pages: n.poisoned_pages,
+            retired_pages: n.retired_pages,
+            allocations: n.allocations,
+        }
+    }
+}
+
 /// Latency percentiles in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LatencyNs {
@@ -223,6 +260,8 @@ pub struct RunReport {
     /// The manager's page counts when the workers stopped: free,
     /// reclaimable (on the list) and isolated pages.
     pub pages_at_end: PagesAtEnd,
+    /// Each NUMA node's EPC when the workers stopped, in node order.
+    pub nodes: Vec<NodeReport>,
     /// The integrity check.
     pub integrity: Integrity,
     /// Per enclave.

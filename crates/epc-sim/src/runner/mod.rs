@@ -17,7 +17,7 @@ mod timeline;
 mod worker;
 
 use crate::metrics::{self, MmDelta, Percentiles};
-use crate::report::{LatencyNs, PagesAtEnd, RunReport, Swap};
+use crate::report::{LatencyNs, NodeReport, PagesAtEnd, RunReport, Swap};
 use crate::scenario::Scenario;
 use crate::SimError;
 use slot::{RunContext, Slot};
@@ -250,6 +250,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             reclaimable: mm1.reclaimable_pages,
             isolated: mm1.isolated_pages,
         },
+        nodes: mm1.nodes.iter().map(NodeReport::from).collect(),
         integrity,
         enclaves: reports,
         cgroups,

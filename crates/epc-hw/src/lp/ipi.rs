@@ -1,0 +1,82 @@
+//! IPIs and the completion of an exit (EEXIT or AEX), whoever performs it.
+
+use super::state::{backoff, LpShared, EXITING, INSIDE, OUTSIDE};
+use crate::cost::Event;
+use crate::encls::tcs::TcsView;
+use crate::ids::{EpcPageId, LpId};
+use crate::Machine;
+use std::sync::atomic::Ordering;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExitKind {
+    Eexit,
+    Aex,
+}
+
+impl Machine {
+    /// Sends an IPI to every logical processor inside the enclave whose SECS
+    /// is `secs_page`, and returns once each has taken an AEX (or left on
+    /// its own). Returns the number of LPs interrupted.
+    pub fn ipi_enclave(&self, secs_page: EpcPageId) -> usize {
+        let Some(control) = self.secs_control(secs_page) else {
+            return 0;
+        };
+        let targets: Vec<LpId> = control.tracking.lock().inside().to_vec();
+        let mut sent = 0;
+        for id in targets {
+            if let Some(lp) = self.lps.get(id) {
+                self.interrupt(&lp);
+                sent += 1;
+            }
+        }
+        self.ledger.charge_n(Event::Ipi, sent as u64);
+        sent
+    }
+
+    fn interrupt(&self, lp: &LpShared) {
+        let exits_before = lp.exits.load(Ordering::SeqCst);
+        lp.exit_requested.store(true, Ordering::SeqCst);
+        let mut spins = 0u32;
+        loop {
+            if lp.exits.load(Ordering::SeqCst) != exits_before {
+                return;
+            }
+            match lp.state.load(Ordering::SeqCst) {
+                OUTSIDE => return,
+                INSIDE => {
+                    if lp
+                        .state
+                        .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        self.finish_exit(lp, ExitKind::Aex);
+                        return;
+                    }
+                }
+                _ => backoff(&mut spins),
+            }
+        }
+    }
+
+    /// Completes an exit the caller has claimed (state `EXITING`): TCS
+    /// bookkeeping first, while the tracking still holds the TCS page
+    /// resident, then the exit from tracking, then `OUTSIDE`.
+    pub(super) fn finish_exit(&self, lp: &LpShared, kind: ExitKind) {
+        if let Some(ctx) = lp.ctx.lock().take() {
+            if let Some(slot) = self.epc.slot(ctx.tcs_page) {
+                let tcs = TcsView(slot.data());
+                if kind == ExitKind::Aex {
+                    tcs.set_cssa(tcs.cssa() + 1);
+                }
+                tcs.release();
+            }
+            ctx.control.tracking.lock().exit(lp.id);
+        }
+        lp.exit_requested.store(false, Ordering::SeqCst);
+        lp.exits.fetch_add(1, Ordering::SeqCst);
+        lp.state.store(OUTSIDE, Ordering::SeqCst);
+        if kind == ExitKind::Aex {
+            self.ledger.charge(Event::Aex);
+        }
+    }
+}

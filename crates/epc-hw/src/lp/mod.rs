@@ -1,0 +1,155 @@
+//! Logical processors: ENCLU (EENTER, EEXIT, ERESUME, and the SGX2 leaves
+//! EACCEPT, EACCEPTCOPY, EMODPE), asynchronous exits,
+//! and the accesses an enclave thread makes through its TLB.
+//!
+//! A [`LogicalProcessor`] is a value owned by one OS thread (`&mut self`
+//! everywhere). What other threads must see of it lives in [`LpShared`]: its
+//! state word, an exit-request flag that IPIs raise, a count of exits, and
+//! the context an AEX needs.
+//!
+//! # The state word and the IPI handshake
+//!
+//! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` ⇄ `BUSY` (one access) →
+//! `EXITING` (someone performs the exit) → `OUTSIDE`.
+//!
+//! An access moves `INSIDE` to `BUSY` with one compare-and-swap, then reads
+//! the exit-request flag; an IPI sets the flag, then looks at the state. Both
+//! sides use sequentially consistent operations, so at least one of them
+//! sees the other: either the access notices the request and takes the AEX
+//! itself, or the IPI sees `BUSY` and waits for this one access to end. An
+//! LP that is `INSIDE` but idle between accesses, or whose thread is blocked
+//! elsewhere, is exited by the IPI sender itself (it wins the
+//! `INSIDE`→`EXITING` swap); an LP handling a fault is already `OUTSIDE`. So
+//! an IPI waits at most for accesses already under way, and accesses never
+//! wait on a lock the OS holds (see [`PageTable`]).
+//!
+//! # Files
+//!
+//! `state` (the state word and the registry of LPs), `ipi` (IPIs and the
+//! completion of an exit), `entry` (EENTER, ERESUME, EEXIT), `access` (the
+//! reads and writes of an enclave thread), `walk` (TLB lookup, page walk and
+//! EPCM checks), `edmm` (the SGX2 leaves EACCEPT, EACCEPTCOPY, EMODPE) and
+//! `error` ([`LpError`]).
+
+mod access;
+mod edmm;
+mod entry;
+mod error;
+mod ipi;
+mod state;
+mod walk;
+
+pub use error::LpError;
+pub(crate) use state::{state_is_inside, LpRegistry};
+
+use self::state::{backoff, LpShared, OUTSIDE};
+use crate::ids::{EpcPageId, LinearAddress, LpId};
+use crate::page_table::PageTable;
+use crate::tlb::Tlb;
+use crate::Machine;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The enclave context of an LP inside (or interrupted in) an enclave.
+#[derive(Clone)]
+struct Ctx {
+    tcs: LinearAddress,
+    secs_page: EpcPageId,
+    page_table: Arc<dyn PageTable>,
+}
+
+enum Mode {
+    Outside,
+    Inside(Ctx),
+    Interrupted(Ctx),
+}
+
+/// Per-LP access counters, kept by the owning thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LpStats {
+    /// Accesses that completed.
+    pub accesses: u64,
+    /// Accesses served by the TLB.
+    pub tlb_hits: u64,
+    /// Page walks (TLB misses that passed or failed the checks).
+    pub walks: u64,
+}
+
+/// A logical processor, owned by one OS thread.
+pub struct LogicalProcessor {
+    machine: Arc<Machine>,
+    shared: Arc<LpShared>,
+    tlb: Tlb,
+    mode: Mode,
+    stats: LpStats,
+}
+
+impl fmt::Debug for LogicalProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match &self.mode {
+            Mode::Outside => "outside".to_string(),
+            Mode::Inside(c) => format!("inside at TCS {}", c.tcs),
+            Mode::Interrupted(c) => format!("interrupted at TCS {}", c.tcs),
+        };
+        f.debug_struct("LogicalProcessor")
+            .field("id", &self.shared.id)
+            .field("mode", &mode)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Machine {
+    /// A new logical processor for the calling thread, with the machine's
+    /// TLB size.
+    pub fn new_lp(self: &Arc<Self>) -> Result<LogicalProcessor, LpError> {
+        let shared = self
+            .lps
+            .register()
+            .ok_or(LpError::NoFreeLp(self.config.max_lps))?;
+        Ok(LogicalProcessor {
+            machine: self.clone(),
+            shared,
+            tlb: Tlb::new(self.config.tlb_entries),
+            mode: Mode::Outside,
+            stats: LpStats::default(),
+        })
+    }
+}
+
+impl LogicalProcessor {
+    /// This LP's id.
+    pub fn id(&self) -> LpId {
+        self.shared.id
+    }
+
+    /// Access counters.
+    pub fn stats(&self) -> LpStats {
+        self.stats
+    }
+
+    /// Whether the LP is in enclave mode (an IPI may have exited it since;
+    /// the next access tells).
+    pub fn is_inside(&self) -> bool {
+        matches!(self.mode, Mode::Inside(_))
+    }
+
+    /// Whether the LP holds an interrupted context to resume.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.mode, Mode::Interrupted(_))
+    }
+}
+
+impl Drop for LogicalProcessor {
+    fn drop(&mut self) {
+        if matches!(self.mode, Mode::Inside(_)) && self.eexit().is_err() {
+            // Interrupted meanwhile: the exit is done or being done.
+            let mut spins = 0;
+            while self.shared.state.load(Ordering::SeqCst) != OUTSIDE {
+                backoff(&mut spins);
+            }
+        }
+        self.machine.lps.unregister(self.shared.id);
+    }
+}
