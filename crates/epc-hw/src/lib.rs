@@ -18,6 +18,12 @@
 //! behaviour. A [`Ledger`] counts every event and prices it in modelled
 //! cycles, apart from wall-clock time.
 //!
+//! The machine can also fail as real ones do: [`Machine::poison_page`]
+//! marks a page's memory bad, and whatever reads it then raises a
+//! [`MachineCheck`] (a fourth outcome, beside faults, errors and warnings);
+//! [`Machine::power_cycle`] loses the whole EPC and the paging key, as a
+//! suspend and resume does.
+//!
 //! ```
 //! use epc_hw::*;
 //! let m = Machine::new(MachineConfig::with_pages(16)).unwrap();
