@@ -18,6 +18,12 @@
 //! behaviour. A [`Ledger`] counts every event and prices it in modelled
 //! cycles, apart from wall-clock time.
 //!
+//! The machine can also fail as real ones do: [`Machine::poison_page`]
+//! marks a page's memory bad, and whatever reads it then raises a
+//! [`MachineCheck`] (a fourth outcome, beside faults, errors and warnings);
+//! [`Machine::power_cycle`] loses the whole EPC and the paging key, as a
+//! suspend and resume does.
+//!
 //! ```
 //! use epc_hw::*;
 //! let m = Machine::new(MachineConfig::with_pages(16)).unwrap();
@@ -54,6 +60,8 @@ pub mod ids;
 mod lp;
 mod machine;
 mod page_table;
+mod poison;
+mod power;
 mod secs;
 mod tlb;
 mod tracking;
@@ -66,8 +74,8 @@ pub use encls::tcs::Tcs;
 pub use encls::{Pcmd, SealedPage};
 pub use epcm::{EpcmEntry, PageType, Perms, SecInfo};
 pub use error::{
-    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, Operand, PageFaultInfo, PfCause,
-    SgxError, SgxWarning,
+    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, MachineCheck, Operand, PageFaultInfo,
+    PfCause, SgxError, SgxWarning,
 };
 pub use ids::{
     EnclaveId, EpcPageId, LinearAddress, LpId, NodeId, SectionId, VaSlot, PAGE_SIZE,

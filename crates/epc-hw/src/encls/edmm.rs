@@ -52,6 +52,9 @@ impl Machine {
             if !control.contains(linaddr) {
                 return Err(gp(GpCause::OutsideElrange));
             }
+            // EAUG reads the SECS (ELRANGE, attributes); the target is only
+            // written.
+            self.consume(secs_slot, secs_page, Operand::Secs)?;
             slot.data().zero();
             *slot.epcm.lock() = EpcmEntry {
                 valid: true,

@@ -43,6 +43,8 @@ enum Failure {
     Pf(PageFaultInfo),
     Gp(GpCause),
     Sgx(SgxError),
+    /// The leaf read a poisoned page (EACCEPTCOPY's source).
+    Mc(LinearAddress, EpcPageId),
 }
 
 impl From<SgxError> for Failure {
@@ -147,6 +149,11 @@ impl LogicalProcessor {
                 ledger.charge(Event::FailedLeaf);
                 self.exception_exit();
                 Err(LpError::GeneralProtection(cause))
+            }
+            Err(Failure::Mc(addr, epc_page)) => {
+                ledger.charge(Event::FailedLeaf);
+                self.exception_exit();
+                Err(LpError::MachineCheck { addr, epc_page })
             }
         }
     }
@@ -310,6 +317,10 @@ impl LogicalProcessor {
         let mut e = dst_slot.epcm.lock();
         if !pending_reg(&e) || e.secinfo.perms != Perms::RW || e.linaddr != dst {
             return Err(SgxError::PageAttributesMismatch.into());
+        }
+        // The source is read: a poisoned one is a machine check.
+        if src_slot.is_poisoned() {
+            return Err(Failure::Mc(src, src_page));
         }
         let mut bytes = [0u8; 4096];
         src_slot.data().read_bytes(&mut bytes);
