@@ -97,7 +97,9 @@ fn mrc_writes_table_csv_and_plots() {
 #[test]
 fn live_policies_in_sim_equal_deterministic_replay() {
     for trace in ["cs", "gli"] {
-        for policy in ["fifo", "clock", "sieve", "clockpro", "tide"] {
+        // Every live policy of the manager's one table.
+        for kind in epc_mm::PolicyKind::ALL {
+            let policy = kind.short_name();
             let r = json(
                 epc()
                     .args([

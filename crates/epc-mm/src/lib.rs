@@ -49,8 +49,8 @@ pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
 pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
 pub use policy::{
-    ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError,
-    PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
+    ClockPro, Fifo, KeyList, KeyLists, PolicyError, PolicyKind, PolicyVisitor, ReclaimPolicy,
+    ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
 pub use validate::ValidateError;

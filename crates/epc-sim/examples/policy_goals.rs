@@ -8,6 +8,7 @@
 //! the mean is the plain mean), the OPT floor, the share of the clock→OPT
 //! gap closed, and whether each goal is met.
 
+use epc_mm::PolicyKind;
 use epc_sim::offline::{par_map, simulate, Capacity, SimPolicy, Trace};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -18,11 +19,11 @@ const SUITE: &[&str] = &[
 ];
 const REAL: &[&str] = &["w106", "orm-busy", "web12"];
 const GUARD: &[&str] = &["sprite", "2_pools", "zigzag", "backf"];
-const OWN: SimPolicy = SimPolicy::Tide;
+const OWN: SimPolicy = SimPolicy::Live(PolicyKind::Tide);
 
 fn policies() -> Vec<SimPolicy> {
-    let mut v = vec![SimPolicy::Clock, SimPolicy::Lru, SimPolicy::Opt, OWN];
-    for p in SimPolicy::ALL {
+    let mut v = vec![SimPolicy::CLOCK, SimPolicy::Lru, SimPolicy::Opt, OWN];
+    for p in SimPolicy::all() {
         if !v.contains(p) {
             v.push(*p);
         }
@@ -87,7 +88,7 @@ fn red(base: u64, x: u64) -> f64 {
 fn report(out: &mut String, title: &str, set: &Set, policies: &[SimPolicy]) -> (f64, f64) {
     let idx = |p: SimPolicy| policies.iter().position(|&q| q == p).unwrap();
     let (clock, lru, opt, own) = (
-        idx(SimPolicy::Clock),
+        idx(SimPolicy::CLOCK),
         idx(SimPolicy::Lru),
         idx(SimPolicy::Opt),
         idx(OWN),

@@ -19,7 +19,7 @@ pub(crate) struct Args {
     /// The trace (text, lackey or binary; plain, xz, gzip or zstd).
     trace: PathBuf,
     /// Comma-separated policies.
-    #[arg(long, default_value = "clock,lru,tide")]
+    #[arg(long, default_value = "clock,lru,tide", long_help = crate::cmd::sim::policy_list())]
     policies: String,
     /// Comma-separated sizes: pages or percentages of the distinct pages.
     #[arg(long, default_value = "1%,2%,5%,10%,20%,40%")]

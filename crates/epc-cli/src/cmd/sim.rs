@@ -25,9 +25,8 @@ pub(crate) struct Args {
     /// pages (`10%`, rounded down, at least 1).
     #[arg(long)]
     capacity: String,
-    /// The policy (see --help of `epc mrc` for the list); `default` is the
-    /// live manager's default.
-    #[arg(long, default_value = "default")]
+    /// The policy; `default` is the live manager's default.
+    #[arg(long, default_value = "default", long_help = policy_list())]
     policy: String,
     /// How a live-capable policy is driven: `textbook` or `live`.
     #[arg(long, default_value = "textbook")]
@@ -35,6 +34,38 @@ pub(crate) struct Args {
     /// Print the whole result as one JSON object on standard output.
     #[arg(long)]
     json: bool,
+}
+
+/// The policies `epc sim` and `epc mrc` know, from the one table (the
+/// manager's live policies, then the simulator's offline-only ones).
+pub(crate) fn policy_list() -> String {
+    let live: Vec<String> = epc_mm::PolicyKind::ALL
+        .iter()
+        .map(|k| {
+            let mut others: Vec<&str> = std::iter::once(k.name())
+                .chain(k.aliases().iter().copied())
+                .filter(|&n| n != k.short_name())
+                .collect();
+            if *k == epc_mm::PolicyKind::default() {
+                others.push("default");
+            }
+            if others.is_empty() {
+                k.short_name().to_owned()
+            } else {
+                format!("{} ({})", k.short_name(), others.join(", "))
+            }
+        })
+        .collect();
+    let offline: Vec<&str> = SimPolicy::all()
+        .iter()
+        .filter(|p| p.live_kind().is_none())
+        .map(|p| p.name())
+        .collect();
+    format!(
+        "The policy. Live (they also run in the manager): {}. Offline only: {}.",
+        live.join(", "),
+        offline.join(", ")
+    )
 }
 
 /// An offline simulator error as the command reports it: the user's input

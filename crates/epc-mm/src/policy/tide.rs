@@ -38,7 +38,7 @@
 //! manager asks for victims only when it needs pages), so the policy needs
 //! no configuration.
 
-use super::key_list::KeyList;
+use super::key_list::KeyLists;
 use super::{ReclaimPolicy, ScanReport};
 use crate::page::PageKey;
 use rustc_hash::FxHashMap;
@@ -51,10 +51,11 @@ enum From {
 }
 
 /// The project's live policy; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tide {
-    small: KeyList,
-    main: KeyList,
+    /// Queues `SMALL` and `MAIN`; an isolated page is detached, its state
+    /// the queue it came from.
+    lists: KeyLists<From>,
     /// Evicted keys: where they were evicted from and the eviction's
     /// sequence number. Only the last `capacity` evictions count.
     ghosts: FxHashMap<PageKey, (From, u64)>,
@@ -67,12 +68,31 @@ pub struct Tide {
     /// Pages that joined `small` since the last scan (their bit is the
     /// fault's own).
     fresh: Vec<PageKey>,
-    isolated: FxHashMap<PageKey, From>,
     /// The cache size: resident pages at the latest scan (0 before one).
     capacity: usize,
     /// Target size of `small`.
     target: f64,
     has_evicted: bool,
+}
+
+const SMALL: usize = 0;
+const MAIN: usize = 1;
+
+impl Default for Tide {
+    fn default() -> Self {
+        Tide {
+            lists: KeyLists::new(2),
+            ghosts: FxHashMap::default(),
+            ghost_order: Default::default(),
+            ghost_small: 0,
+            ghost_main: 0,
+            evictions: 0,
+            fresh: Vec::new(),
+            capacity: 0,
+            target: 0.0,
+            has_evicted: false,
+        }
+    }
 }
 
 impl Tide {
@@ -139,15 +159,15 @@ impl ReclaimPolicy for Tide {
         if ghost == Some(From::Small) {
             let d = if gs >= gm { 1.0 } else { gm / gs };
             self.target = (self.target + d).min(self.capacity as f64);
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, From::Main);
         } else if ghost == Some(From::Main) {
             let d = if gm >= gs { 1.0 } else { gs / gm };
             self.target = (self.target - d).max(1.0);
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, From::Main);
         } else if !self.has_evicted {
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, From::Main);
         } else {
-            self.small.push_back(key);
+            self.lists.push_back(SMALL, key, From::Small);
             self.fresh.push(key);
         }
     }
@@ -170,7 +190,7 @@ impl ReclaimPolicy for Tide {
         self.target = self.target.min(len as f64).max(1.0);
         self.has_evicted = true;
         for key in self.fresh.drain(..) {
-            if self.small.contains(key) {
+            if self.lists.queue_of(key) == Some(SMALL) {
                 report.scanned += 1;
                 test_and_clear_young(key);
             }
@@ -182,22 +202,18 @@ impl ReclaimPolicy for Tide {
         let mut steps = 0;
         while victims.len() < max && steps < budget {
             steps += 1;
-            let from_small = !self.small.is_empty()
-                && (self.small.len() as f64 > self.target || self.main.is_empty());
-            let (list, from) = if from_small {
-                (&mut self.small, From::Small)
-            } else {
-                (&mut self.main, From::Main)
-            };
-            let Some(key) = list.pop_front() else {
+            let small = self.lists.queue_len(SMALL);
+            let from_small =
+                small > 0 && (small as f64 > self.target || self.lists.queue_len(MAIN) == 0);
+            let q = if from_small { SMALL } else { MAIN };
+            let Some(key) = self.lists.detach_front(q) else {
                 break;
             };
             report.scanned += 1;
             if test_and_clear_young(key) {
                 report.second_chances += 1;
-                self.main.push_back(key);
+                self.lists.push_back(MAIN, key, From::Main);
             } else {
-                self.isolated.insert(key, from);
                 victims.push(key);
             }
         }
@@ -205,30 +221,29 @@ impl ReclaimPolicy for Tide {
     }
 
     fn put_back(&mut self, key: PageKey) {
-        self.isolated.remove(&key);
-        self.main.push_back(key);
+        self.lists.push_back(MAIN, key, From::Main);
     }
 
     fn evicted(&mut self, key: PageKey) {
-        if let Some(from) = self.isolated.remove(&key) {
-            self.remember(key, from);
+        if !self.lists.contains(key) {
+            if let Some(from) = self.lists.remove(key) {
+                self.remember(key, from);
+            }
         }
     }
 
     fn removed(&mut self, key: PageKey) {
-        self.isolated.remove(&key);
-        self.small.remove(key);
-        self.main.remove(key);
+        self.lists.remove(key);
         if let Some((from, _)) = self.ghosts.remove(&key) {
             self.forget_count(from);
         }
     }
 
     fn len(&self) -> usize {
-        self.small.len() + self.main.len()
+        self.lists.len()
     }
 
     fn contains(&self, key: PageKey) -> bool {
-        self.small.contains(key) || self.main.contains(key)
+        self.lists.contains(key)
     }
 }

@@ -14,7 +14,7 @@
 //! let live = simulate_with(&trace, capacity, policy, Drive::Live);
 //!
 //! let sizes = ["1%", "5%", "10%"].map(|s| Capacity::parse(s).unwrap());
-//! let table = mrc(&trace, &[SimPolicy::Clock, SimPolicy::Lru], &sizes, 0); // OPT added
+//! let table = mrc(&trace, &[SimPolicy::CLOCK, SimPolicy::Lru], &sizes, 0); // OPT added
 //! print!("{}", table.to_table());
 //! std::fs::write("mrc.csv", table.to_csv())?;
 //! table.write_plot("mrc")?; // mrc.svg and mrc.png
@@ -25,10 +25,10 @@
 //! * [`Trace`]: the whole trace in memory as dense `u32` ids (4 bytes per
 //!   reference; OPT needs the future anyway, and sweeps replay it many
 //!   times).
-//! * [`SimPolicy`]: every policy by name ([`SimPolicy::NAMES`]); `default`
+//! * [`SimPolicy`]: every policy by name ([`SimPolicy::names`]); `default`
 //!   is the live manager's default ([`epc_mm::PolicyKind::default`]).
 //!   Live-capable ones ([`SimPolicy::live_kind`]) run the manager's own
-//!   policy object through [`epc_mm::LiveAsOffline`]: a hit only sets the
+//!   policy object through [`LiveAsOffline`]: a hit only sets the
 //!   page's accessed bit; misses, victim scans (testing and clearing bits)
 //!   and evictions, one victim per miss as in the manager's deterministic
 //!   mode, are the events.
@@ -45,6 +45,8 @@
 //! * [`mrc`]: policies × sizes in parallel ([`par_map`], one thread per core
 //!   unless told), OPT always included as the floor; [`MrcTable`] renders a
 //!   text table, CSV and an SVG+PNG plot.
+//! * [`policies`]: the offline-only policies (LRU, ARC, LIRS, S3-FIFO,
+//!   OPT) and the [`OfflinePolicy`] trait the simulator drives.
 //! * [`SimError`]: bad trace, unknown policy, bad capacity, output errors.
 //!
 //! Speed (release, one core): `lru`, `fifo` and `clock` replay w106
@@ -55,11 +57,13 @@ mod capacity;
 mod error;
 mod mrc;
 mod plot;
+pub mod policies;
 mod registry;
 mod simulate;
 
 pub use capacity::Capacity;
 pub use error::SimError;
 pub use mrc::{mrc, par_map, MrcTable};
+pub use policies::{LiveAsOffline, OfflinePolicy};
 pub use registry::SimPolicy;
 pub use simulate::{simulate, simulate_with, Drive, SimResult, Trace};
