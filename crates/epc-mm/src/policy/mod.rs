@@ -12,6 +12,7 @@
 mod clockpro;
 mod fifo;
 mod key_list;
+mod mglru;
 mod second_chance;
 mod sieve;
 mod tide;
@@ -19,6 +20,7 @@ mod tide;
 pub use clockpro::ClockPro;
 pub use fifo::Fifo;
 pub use key_list::{KeyList, KeyLists};
+pub use mglru::Mglru;
 pub use second_chance::SecondChance;
 pub use sieve::Sieve;
 pub use tide::Tide;
@@ -211,6 +213,14 @@ live_policies! {
         short: "clockpro",
         aliases: ["clock-pro"],
         textbook_young: false,
+    }
+    /// [`Mglru`] ("mglru"), Linux's multi-generational LRU, adapted to
+    /// the pages on the list.
+    Mglru => Mglru {
+        name: "mglru",
+        short: "mglru",
+        aliases: ["multigen-lru", "lru-gen"],
+        textbook_young: true,
     }
 }
 
