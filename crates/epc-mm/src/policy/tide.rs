@@ -24,9 +24,15 @@
 //!   2Q).
 //! * **victims**: while `S` is above its target (or `M` is empty), `S`'s
 //!   oldest page is examined: accessed → promoted to `M`'s tail; not →
-//!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs CLOCK:
-//!   accessed → cleared and moved to the tail; not → evicted into ghost
-//!   list `Gm`. Ghost lists hold at most as many keys as the cache.
+//!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs a CLOCK
+//!   with a frequency credit of up to `MAX_FREQ` (3): accessed → cleared,
+//!   one credit gained, moved to the tail; idle with credit → one credit
+//!   spent, moved to the tail; idle without → evicted into ghost list
+//!   `Gm`. The credit is S3-FIFO's 2-bit counter with accessed bits for
+//!   hits: a page found accessed at several turns of the hand survives as
+//!   many idle turns, which is what frequency-skewed traces (databases,
+//!   block and web caches) reward. Ghost lists hold at most as many keys as
+//!   the cache.
 //! * **adaptation**: a fault on a key in `Gs` means probation was too short:
 //!   the target grows by `max(1, |Gm| / |Gs|)`; one in `Gm` means the main
 //!   queue was too small: it shrinks by `max(1, |Gs| / |Gm|)` (ARC's rule).
@@ -55,7 +61,7 @@ enum From {
 pub struct Tide {
     /// Queues `SMALL` and `MAIN`; an isolated page is detached, its state
     /// the queue it came from.
-    lists: KeyLists<From>,
+    lists: KeyLists<Entry>,
     /// Evicted keys: where they were evicted from and the eviction's
     /// sequence number. Only the last `capacity` evictions count.
     ghosts: FxHashMap<PageKey, (From, u64)>,
@@ -74,6 +80,20 @@ pub struct Tide {
     target: f64,
     has_evicted: bool,
 }
+
+/// A page's state: the queue it is in (or was isolated from) and its
+/// frequency credit in `main`.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    from: From,
+    freq: u8,
+}
+
+/// The most frequency credit a page of `main` can hold: a page found
+/// accessed by `main`'s hand gains one (up to this), and one found idle
+/// spends one instead of being evicted (S3-FIFO's 2-bit counter, fed by
+/// accessed bits instead of hits).
+const MAX_FREQ: u8 = 3;
 
 const SMALL: usize = 0;
 const MAIN: usize = 1;
@@ -137,6 +157,13 @@ impl Tide {
         }
     }
 
+    fn main_entry(&self, freq: u8) -> Entry {
+        Entry {
+            from: From::Main,
+            freq: freq.min(MAX_FREQ),
+        }
+    }
+
     fn forget_count(&mut self, from: From) {
         match from {
             From::Small => self.ghost_small -= 1,
@@ -159,15 +186,19 @@ impl ReclaimPolicy for Tide {
         if ghost == Some(From::Small) {
             let d = if gs >= gm { 1.0 } else { gm / gs };
             self.target = (self.target + d).min(self.capacity as f64);
-            self.lists.push_back(MAIN, key, From::Main);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else if ghost == Some(From::Main) {
             let d = if gm >= gs { 1.0 } else { gs / gm };
             self.target = (self.target - d).max(1.0);
-            self.lists.push_back(MAIN, key, From::Main);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else if !self.has_evicted {
-            self.lists.push_back(MAIN, key, From::Main);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else {
-            self.lists.push_back(SMALL, key, From::Small);
+            let e = Entry {
+                from: From::Small,
+                freq: 0,
+            };
+            self.lists.push_back(SMALL, key, e);
             self.fresh.push(key);
         }
     }
@@ -196,9 +227,10 @@ impl ReclaimPolicy for Tide {
             }
         }
         // Each page of `small` is promoted at most once and each page of
-        // `main` cleared at most once per turn, so this bound is never the
-        // limit for a single-threaded caller; it stops pathological loops.
-        let budget = 2 * len + 2 * max;
+        // `main` spends its credit (at most MAX_FREQ) and its bit in at most
+        // MAX_FREQ + 1 turns, so this bound is never the limit for a
+        // single-threaded caller; it stops pathological loops.
+        let budget = (usize::from(MAX_FREQ) + 2) * (len + max);
         let mut steps = 0;
         while victims.len() < max && steps < budget {
             steps += 1;
@@ -210,9 +242,14 @@ impl ReclaimPolicy for Tide {
                 break;
             };
             report.scanned += 1;
+            let e = self.lists.state(key).expect("a detached key is known");
             if test_and_clear_young(key) {
                 report.second_chances += 1;
-                self.lists.push_back(MAIN, key, From::Main);
+                let freq = if q == SMALL { 0 } else { e.freq + 1 };
+                self.lists.push_back(MAIN, key, self.main_entry(freq));
+            } else if q == MAIN && e.freq > 0 {
+                report.second_chances += 1;
+                self.lists.push_back(MAIN, key, self.main_entry(e.freq - 1));
             } else {
                 victims.push(key);
             }
@@ -221,13 +258,13 @@ impl ReclaimPolicy for Tide {
     }
 
     fn put_back(&mut self, key: PageKey) {
-        self.lists.push_back(MAIN, key, From::Main);
+        self.lists.push_back(MAIN, key, self.main_entry(0));
     }
 
     fn evicted(&mut self, key: PageKey) {
         if !self.lists.contains(key) {
-            if let Some(from) = self.lists.remove(key) {
-                self.remember(key, from);
+            if let Some(e) = self.lists.remove(key) {
+                self.remember(key, e.from);
             }
         }
     }
