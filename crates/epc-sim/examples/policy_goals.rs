@@ -3,7 +3,7 @@
 //! [--only clock,tide,mglru] [--traces DIR:a,b,c]` prints the Markdown tables
 //! of `docs/POLICIES.md`. `--only` restricts the policies (clock, LRU, OPT,
 //! the default policy and mglru are always run); `--traces` replaces both
-//! trace sets with other traces (`NAME.trace.xz` in DIR), for programs kept
+//! trace sets with other traces (`NAME.trace.xz` or `NAME.trace.zst` in DIR), for programs kept
 //! out of tuning.
 //!
 //! For each trace set it runs every policy at every size (in parallel),
@@ -51,7 +51,12 @@ struct Set {
 
 fn run(dir: &Path, names: &[&str], sizes: &[u32], policies: &[SimPolicy]) -> Set {
     let traces: Vec<Trace> = par_map(names, 0, |n| {
-        Trace::load(dir.join(format!("{n}.trace.xz"))).expect("shared trace")
+        let path = ["xz", "zst"]
+            .map(|ext| dir.join(format!("{n}.trace.{ext}")))
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {n}.trace.xz or {n}.trace.zst in {}", dir.display()));
+        Trace::load(path).expect("a readable trace")
     });
     let jobs: Vec<(usize, usize, usize)> = (0..traces.len())
         .flat_map(|t| {

@@ -17,11 +17,12 @@
 //!   first pages while they are used (this is what makes loops and scans
 //!   cost only the probation queue, as in S3-FIFO and CLOCK-Pro).
 //! * **accessed bits**: on hardware the faulting access itself sets the
-//!   bit. A page in `S` must show an access *after* that, so each scan first
-//!   tests-and-clears the bits of the pages that joined `S` since the last
-//!   scan, discarding the result: references between a page's fault and the
-//!   next fault count as one (the "correlated reference period" of LRU-K and
-//!   2Q).
+//!   bit. A page must show an access *after* that, so each scan first
+//!   tests-and-clears the bits of the pages that came in since the last
+//!   scan (into `S` or `M`), discarding the result: references between a
+//!   page's fault and the next fault count as one (the "correlated
+//!   reference period" of LRU-K and 2Q), and a page back from a ghost list
+//!   earns no credit in `M` for its fault.
 //! * **victims**: while `S` is above its target (or `M` is empty), `S`'s
 //!   oldest page is examined: accessed → promoted to `M`'s tail; not →
 //!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs a CLOCK
@@ -199,8 +200,9 @@ impl ReclaimPolicy for Tide {
                 freq: 0,
             };
             self.lists.push_back(SMALL, key, e);
-            self.fresh.push(key);
         }
+        // The fault's own bit is no evidence of reuse, wherever the page went.
+        self.fresh.push(key);
     }
 
     fn select_victims(
@@ -221,7 +223,7 @@ impl ReclaimPolicy for Tide {
         self.target = self.target.min(len as f64).max(1.0);
         self.has_evicted = true;
         for key in self.fresh.drain(..) {
-            if self.lists.queue_of(key) == Some(SMALL) {
+            if self.lists.contains(key) {
                 report.scanned += 1;
                 test_and_clear_young(key);
             }
