@@ -135,3 +135,16 @@ fn live_policies_in_sim_equal_deterministic_replay() {
         }
     }
 }
+
+#[test]
+fn sim_help_lists_every_policy_of_the_tables() {
+    let out = epc().args(["sim", "--help"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for kind in epc_mm::PolicyKind::ALL {
+        assert!(text.contains(kind.short_name()), "{kind}: {text}");
+    }
+    for p in epc_sim::offline::SimPolicy::all() {
+        assert!(text.contains(p.name()), "{p}: {text}");
+    }
+}

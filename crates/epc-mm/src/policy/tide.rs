@@ -19,10 +19,10 @@
 //! * **accessed bits**: on hardware the faulting access itself sets the
 //!   bit. A page must show an access *after* that, so each scan first
 //!   tests-and-clears the bits of the pages that came in since the last
-//!   scan (into `S` or `M`), discarding the result: references between a
-//!   page's fault and the next fault count as one (the "correlated
-//!   reference period" of LRU-K and 2Q), and a page back from a ghost list
-//!   earns no credit in `M` for its fault.
+//!   scan (into `S`, or into `M` from a ghost list), discarding the
+//!   result: references between a page's fault and the next fault count as
+//!   one (the "correlated reference period" of LRU-K and 2Q), and a page
+//!   back from a ghost list earns no credit in `M` for its fault.
 //! * **victims**: while `S` is above its target (or `M` is empty), `S`'s
 //!   oldest page is examined: accessed → promoted to `M`'s tail; not →
 //!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs a CLOCK
@@ -201,8 +201,13 @@ impl ReclaimPolicy for Tide {
             };
             self.lists.push_back(SMALL, key, e);
         }
-        // The fault's own bit is no evidence of reuse, wherever the page went.
-        self.fresh.push(key);
+        // The fault's own bit is no evidence of reuse, wherever the page
+        // went. (Not for the first fill: its pages' bits make no
+        // difference to the counts, and before the first scan the list
+        // would only grow.)
+        if self.has_evicted {
+            self.fresh.push(key);
+        }
     }
 
     fn select_victims(
