@@ -16,8 +16,8 @@ Cold misses count. --drive live feeds a live-capable policy exactly what the liv
 manager gives it (the faulting access sets a new page's accessed bit), so its\n\
 misses equal `epc replay --deterministic --tlb-entries 0` at capacity_pages;\n\
 --drive textbook (the default) follows each policy's published definition\n\
-(clock0 and sieve start a page with its bit clear). For fifo, clock and tide\n\
-the two are the same.")]
+(clock0, sieve and clockpro start a page with its bit clear). For fifo, clock,\n\
+tide and mglru the two are the same.")]
 pub(crate) struct Args {
     /// The trace (text, lackey or binary; plain, xz, gzip or zstd).
     trace: PathBuf,

@@ -36,7 +36,7 @@
 //!   definition of the bit of a page coming in (set for `clock`, as in
 //!   Linux; clear for `clock0` and `sieve`, as in their papers and
 //!   libCacheSim); `Live` always sets it, as the faulting access does on
-//!   hardware. For `fifo`, `clock` and `tide` the two are the same, so their
+//!   hardware. For `fifo`, `clock`, `tide` and `mglru` the two are the same, so their
 //!   `simulate` counts equal a deterministic replay with no TLB.
 //! * [`simulate`]: demand paging, cold misses counted; [`SimResult`] has
 //!   `refs`, `distinct`, `capacity`, `misses`, `miss_ratio`, `policy`.
