@@ -97,7 +97,9 @@ fn mrc_writes_table_csv_and_plots() {
 #[test]
 fn live_policies_in_sim_equal_deterministic_replay() {
     for trace in ["cs", "gli"] {
-        for policy in ["fifo", "clock", "sieve", "clockpro", "tide"] {
+        // Every live policy of the manager's one table.
+        for kind in epc_mm::PolicyKind::ALL {
+            let policy = kind.short_name();
             let r = json(
                 epc()
                     .args([
@@ -207,4 +209,17 @@ fn mrc_sample_estimates_and_rate_one_is_exact() {
         epc().args(["mrc", "--sample", "0.000001"]).arg(&tiny),
         "raise the rate",
     );
+}
+
+#[test]
+fn sim_help_lists_every_policy_of_the_tables() {
+    let out = epc().args(["sim", "--help"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for kind in epc_mm::PolicyKind::ALL {
+        assert!(text.contains(kind.short_name()), "{kind}: {text}");
+    }
+    for p in epc_sim::offline::SimPolicy::all() {
+        assert!(text.contains(p.name()), "{p}: {text}");
+    }
 }

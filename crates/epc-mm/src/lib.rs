@@ -6,7 +6,8 @@
 //!   An allocated page is an [`EpcPage`] handle, which is not `Clone`.
 //! * Pages in use can be marked reclaimable ([`EpcManager::mark_reclaimable`]);
 //!   a [`ReclaimPolicy`] ([`Tide`], the project's own, by default; Linux's
-//!   [`SecondChance`], [`Fifo`], [`Sieve`] or [`ClockPro`]) keeps them in
+//!   [`SecondChance`], [`Fifo`], [`Sieve`], [`ClockPro`] or Linux's MGLRU,
+//!   [`Mglru`]) keeps them in
 //!   order and picks victims.
 //! * Victims are reclaimed in batches through their owners' [`PageOwner`]
 //!   operations (age, block, track, write), by ksgxd between the low and high
@@ -63,7 +64,7 @@ pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
 pub use poison::{MemoryFailure, PoisonError};
 pub use policy::{
-    ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError,
-    PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
+    ClockPro, Fifo, KeyList, KeyLists, Mglru, PolicyError, PolicyKind, PolicyVisitor,
+    ReclaimPolicy, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;

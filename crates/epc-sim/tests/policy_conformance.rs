@@ -5,8 +5,8 @@
 //! Live policies also keep the manager's contract for batches, put-back and
 //! removal.
 
-use epc_mm::{OfflinePolicy, OwnerId, PageKey, PolicyKind};
-use epc_sim::offline::{simulate_with, Capacity, Drive, SimPolicy, Trace};
+use epc_mm::{OwnerId, PageKey, PolicyKind};
+use epc_sim::offline::{simulate_with, Capacity, Drive, OfflinePolicy, SimPolicy, Trace};
 use std::collections::HashSet;
 
 fn k(a: u64) -> PageKey {
@@ -70,7 +70,7 @@ fn every_policy_conforms_and_is_deterministic() {
     for seed in 1..=3 {
         let trace = workload(seed, 4000);
         for cap in [1, 2, 7, 64, 300] {
-            for &policy in SimPolicy::ALL {
+            for &policy in SimPolicy::all() {
                 for drive in [Drive::Textbook, Drive::Live] {
                     let a = checked_run(policy, drive, &trace, cap);
                     let b = checked_run(policy, drive, &trace, cap);
@@ -92,7 +92,7 @@ fn simulator_agrees_with_the_checked_run_and_opt_is_the_floor() {
             SimPolicy::Opt,
             Drive::Textbook,
         );
-        for &policy in SimPolicy::ALL {
+        for &policy in SimPolicy::all() {
             let r = simulate_with(&trace, Capacity::Pages(cap), policy, Drive::Textbook);
             let evictions = checked_run(policy, Drive::Textbook, &ids, cap).len() as u64;
             let cold_fill = (r.distinct as usize).min(cap) as u64;
@@ -109,8 +109,8 @@ fn simulator_agrees_with_the_checked_run_and_opt_is_the_floor() {
 /// are tested only for resident keys.
 #[test]
 fn live_policies_keep_the_manager_contract() {
-    for name in PolicyKind::NAMES {
-        let kind = PolicyKind::from_name(name).unwrap();
+    for &kind in PolicyKind::ALL {
+        let name = kind.name();
         let mut p = kind.build();
         let mut young: HashSet<PageKey> = HashSet::new();
         for a in 0..100 {

@@ -19,8 +19,9 @@ fn deterministic_replay_equals_the_simulator_for_every_live_policy() {
     let path = shared("cpp");
     let trace = Trace::load(&path).unwrap();
     let base = min_epc_pages(trace.distinct() as u64) as u32;
-    for name in ["clock", "fifo", "sieve", "clockpro", "tide"] {
-        let kind = PolicyKind::from_name(name).unwrap();
+    // Every live policy of the manager's one table.
+    for &kind in PolicyKind::ALL {
+        let name = kind.name();
         for extra in [60u32, 200] {
             let o = ReplayOptions {
                 epc_pages: base + extra,

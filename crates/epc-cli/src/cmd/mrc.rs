@@ -32,7 +32,7 @@ pub(crate) struct Args {
     #[command(flatten)]
     read: ReadArgs,
     /// Comma-separated policies.
-    #[arg(long, default_value = "clock,lru,tide")]
+    #[arg(long, default_value = "clock,lru,tide", long_help = crate::cmd::sim::policy_list())]
     policies: String,
     /// Comma-separated sizes: pages or percentages of the distinct pages.
     #[arg(long, default_value = "1%,2%,5%,10%,20%,40%")]

@@ -24,7 +24,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1024)]
     epc_pages: u32,
     /// Victim policy (default, clock, second-chance, fifo, ...).
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = "default", long_help = format!("Victim policy, one of: {}.", epc_mm::PolicyKind::NAMES.join(", ")))]
     policy: String,
     /// TLB entries of the replaying logical processor (0: every access
     /// walks the page table and sets the accessed bit).

@@ -19,8 +19,8 @@ Cold misses count. --drive live feeds a live-capable policy exactly what the liv
 manager gives it (the faulting access sets a new page's accessed bit), so its\n\
 misses equal `epc replay --deterministic --tlb-entries 0` at capacity_pages;\n\
 --drive textbook (the default) follows each policy's published definition\n\
-(clock0 and sieve start a page with its bit clear). For fifo, clock and tide\n\
-the two are the same.")]
+(clock0, sieve and clockpro start a page with its bit clear). For fifo, clock,\n\
+tide and mglru the two are the same.")]
 pub(crate) struct Args {
     /// The trace (text, lackey, binary or libCacheSim's oracleGeneral;
     /// plain, xz, gzip or zstd), recognised by content.
@@ -35,9 +35,8 @@ pub(crate) struct Args {
     /// pages (`10%`, rounded down, at least 1).
     #[arg(long)]
     capacity: String,
-    /// The policy (see --help of `epc mrc` for the list); `default` is the
-    /// live manager's default.
-    #[arg(long, default_value = "default")]
+    /// The policy; `default` is the live manager's default.
+    #[arg(long, default_value = "default", long_help = policy_list())]
     policy: String,
     /// How a live-capable policy is driven: `textbook` or `live`.
     #[arg(long, default_value = "textbook")]
@@ -45,6 +44,38 @@ pub(crate) struct Args {
     /// Print the whole result as one JSON object on standard output.
     #[arg(long)]
     json: bool,
+}
+
+/// The policies `epc sim` and `epc mrc` know, from the one table (the
+/// manager's live policies, then the simulator's offline-only ones).
+pub(crate) fn policy_list() -> String {
+    let live: Vec<String> = epc_mm::PolicyKind::ALL
+        .iter()
+        .map(|k| {
+            let mut others: Vec<&str> = std::iter::once(k.name())
+                .chain(k.aliases().iter().copied())
+                .filter(|&n| n != k.short_name())
+                .collect();
+            if *k == epc_mm::PolicyKind::default() {
+                others.push("default");
+            }
+            if others.is_empty() {
+                k.short_name().to_owned()
+            } else {
+                format!("{} ({})", k.short_name(), others.join(", "))
+            }
+        })
+        .collect();
+    let offline: Vec<&str> = SimPolicy::all()
+        .iter()
+        .filter(|p| p.live_kind().is_none())
+        .map(|p| p.name())
+        .collect();
+    format!(
+        "The policy. Live (they also run in the manager): {}. Offline only: {}.",
+        live.join(", "),
+        offline.join(", ")
+    )
 }
 
 /// An offline simulator error as the command reports it: the user's input

@@ -1,33 +1,26 @@
-//! Victim selection: the live policy trait the manager drives, the
-//! offline-only trait for policies that need every hit or the future, and
-//! the registry of built-in live policies by name.
+//! Victim selection: the live policy trait the manager drives, and the one
+//! table of built-in live policies ([`PolicyKind`]), from which the
+//! simulator's registry, the CLI's lists and the tests that run "every live
+//! policy" all derive: adding a policy is one entry in `live_policies!`
+//! below (plus its module).
 //!
 //! A live policy is plain single-threaded state (`&mut self` everywhere):
 //! the manager keeps it inside its list lock, and the offline simulator
-//! drives the very same object from one thread with its own accessed bits
-//! (see [`LiveAsOffline`]).
+//! (`epc_sim::offline`, where the offline-only policies live) drives the
+//! very same object from one thread with its own accessed bits.
 
-mod arc;
 mod clockpro;
 mod fifo;
 mod key_list;
-mod lirs;
-mod lru;
-mod offline;
-mod opt;
-mod s3fifo;
+mod mglru;
 mod second_chance;
 mod sieve;
 mod tide;
 
-pub use arc::ArcCache;
 pub use clockpro::ClockPro;
 pub use fifo::Fifo;
-pub use lirs::Lirs;
-pub use lru::Lru;
-pub use offline::{LiveAsOffline, OfflinePolicy};
-pub use opt::Opt;
-pub use s3fifo::S3Fifo;
+pub use key_list::{KeyList, KeyLists};
+pub use mglru::Mglru;
 pub use second_chance::SecondChance;
 pub use sieve::Sieve;
 pub use tide::Tide;
@@ -65,8 +58,8 @@ pub struct ScanReport {
 ///   unmarked it, or went away), whether it was resident or isolated. A
 ///   policy with history should forget the key.
 ///
-/// Policies that need every hit or the future cannot be live: they implement
-/// [`OfflinePolicy`] instead.
+/// Policies that need every hit or the future cannot be live: they live in
+/// the offline simulator (`epc_sim::offline`).
 pub trait ReclaimPolicy: Send + fmt::Debug {
     /// A short name, as [`PolicyKind::from_name`] accepts it where built in.
     fn name(&self) -> &'static str;
@@ -105,69 +98,154 @@ pub trait ReclaimPolicy: Send + fmt::Debug {
     fn contains(&self, key: PageKey) -> bool;
 }
 
-/// The built-in live policies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum PolicyKind {
+/// Declares the built-in live policies, once: the [`PolicyKind`] enum and
+/// its table (names, aliases, constructor, and the textbook accessed bit of
+/// a new page, which the offline simulator follows by default).
+macro_rules! live_policies {
+    ($(
+        $(#[$attr:meta])*
+        $variant:ident => $ty:ident {
+            name: $name:literal,
+            short: $short:literal,
+            aliases: [$($alias:literal),*],
+            textbook_young: $young:literal $(,)?
+        }
+    )*) => {
+        /// The built-in live policies.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub enum PolicyKind {
+            $($(#[$attr])* $variant,)*
+        }
+
+        impl PolicyKind {
+            /// Every built-in live policy, in table order.
+            pub const ALL: &'static [PolicyKind] = &[$(PolicyKind::$variant),*];
+
+            /// Every accepted name (aliases and `default` included), for
+            /// help texts.
+            pub const NAMES: &'static [&'static str] =
+                &["default", $($name, $($alias,)*)*];
+
+            /// The canonical name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(PolicyKind::$variant => $name,)*
+                }
+            }
+
+            /// The short name tables and the simulator use (`clock` for
+            /// second chance; the canonical name otherwise).
+            pub fn short_name(self) -> &'static str {
+                match self {
+                    $(PolicyKind::$variant => $short,)*
+                }
+            }
+
+            /// Other accepted names.
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self {
+                    $(PolicyKind::$variant => &[$($alias),*],)*
+                }
+            }
+
+            /// Whether the policy's published definition brings a page in
+            /// with its accessed bit set (the live manager always does: the
+            /// faulting access sets it).
+            pub fn textbook_young_on_insert(self) -> bool {
+                match self {
+                    $(PolicyKind::$variant => $young,)*
+                }
+            }
+
+            /// A fresh, empty instance.
+            pub fn build(self) -> Box<dyn ReclaimPolicy> {
+                match self {
+                    $(PolicyKind::$variant => Box::new($ty::new()),)*
+                }
+            }
+
+            /// Calls `visitor` with a fresh instance of the concrete type,
+            /// for callers that want static dispatch (the simulator).
+            pub fn visit<V: PolicyVisitor>(self, visitor: V) -> V::Output {
+                match self {
+                    $(PolicyKind::$variant => visitor.visit($ty::new()),)*
+                }
+            }
+        }
+    };
+}
+
+live_policies! {
     /// [`SecondChance`], Linux's policy ("clock", "second-chance").
-    SecondChance,
+    SecondChance => SecondChance {
+        name: "second-chance",
+        short: "clock",
+        aliases: ["clock", "secondchance"],
+        textbook_young: true,
+    }
     /// [`Fifo`] ("fifo").
-    Fifo,
-    /// [`Sieve`] ("sieve").
-    Sieve,
+    Fifo => Fifo {
+        name: "fifo",
+        short: "fifo",
+        aliases: [],
+        textbook_young: true,
+    }
+    /// [`Sieve`] ("sieve"); in its paper a page comes in unvisited.
+    Sieve => Sieve {
+        name: "sieve",
+        short: "sieve",
+        aliases: [],
+        textbook_young: false,
+    }
     /// [`Tide`] ("tide", "default"), the project's own, and the manager's
     /// default since it beats Linux's policy on the reference traces (see
     /// `docs/POLICIES.md`).
     #[default]
-    Tide,
-    /// [`ClockPro`] ("clockpro").
-    ClockPro,
+    Tide => Tide {
+        name: "tide",
+        short: "tide",
+        aliases: [],
+        textbook_young: true,
+    }
+    /// [`ClockPro`] ("clockpro"); in its paper a page comes in unreferenced.
+    ClockPro => ClockPro {
+        name: "clockpro",
+        short: "clockpro",
+        aliases: ["clock-pro"],
+        textbook_young: false,
+    }
+    /// [`Mglru`] ("mglru"), Linux's multi-generational LRU, adapted to
+    /// the pages on the list.
+    Mglru => Mglru {
+        name: "mglru",
+        short: "mglru",
+        aliases: ["multigen-lru", "lru-gen"],
+        textbook_young: true,
+    }
+}
+
+/// Receives a fresh policy of its concrete type from
+/// [`PolicyKind::visit`].
+pub trait PolicyVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called once with the new policy.
+    fn visit<P: ReclaimPolicy + 'static>(self, policy: P) -> Self::Output;
 }
 
 impl PolicyKind {
-    /// Every accepted name, for help texts.
-    pub const NAMES: &'static [&'static str] = &[
-        "default",
-        "clock",
-        "second-chance",
-        "fifo",
-        "sieve",
-        "tide",
-        "clockpro",
-    ];
-
-    /// The policy called `name` (case-insensitive).
+    /// The policy called `name` (case-insensitive): a canonical name, an
+    /// alias, or `default`.
     pub fn from_name(name: &str) -> Result<Self, PolicyError> {
-        match name.to_ascii_lowercase().as_str() {
-            "default" => Ok(PolicyKind::default()),
-            "clock" | "second-chance" | "secondchance" => Ok(PolicyKind::SecondChance),
-            "fifo" => Ok(PolicyKind::Fifo),
-            "sieve" => Ok(PolicyKind::Sieve),
-            "tide" => Ok(PolicyKind::Tide),
-            "clockpro" | "clock-pro" => Ok(PolicyKind::ClockPro),
-            _ => Err(PolicyError::UnknownName(name.to_owned())),
+        let lower = name.to_ascii_lowercase();
+        if lower == "default" {
+            return Ok(PolicyKind::default());
         }
-    }
-
-    /// The canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            PolicyKind::SecondChance => "second-chance",
-            PolicyKind::Fifo => "fifo",
-            PolicyKind::Sieve => "sieve",
-            PolicyKind::Tide => "tide",
-            PolicyKind::ClockPro => "clockpro",
-        }
-    }
-
-    /// A fresh, empty instance.
-    pub fn build(self) -> Box<dyn ReclaimPolicy> {
-        match self {
-            PolicyKind::SecondChance => Box::new(SecondChance::new()),
-            PolicyKind::Fifo => Box::new(Fifo::new()),
-            PolicyKind::Sieve => Box::new(Sieve::new()),
-            PolicyKind::Tide => Box::new(Tide::new()),
-            PolicyKind::ClockPro => Box::new(ClockPro::new()),
-        }
+        PolicyKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == lower || k.aliases().contains(&lower.as_str()))
+            .ok_or_else(|| PolicyError::UnknownName(name.to_owned()))
     }
 }
 

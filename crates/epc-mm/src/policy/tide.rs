@@ -17,16 +17,23 @@
 //!   first pages while they are used (this is what makes loops and scans
 //!   cost only the probation queue, as in S3-FIFO and CLOCK-Pro).
 //! * **accessed bits**: on hardware the faulting access itself sets the
-//!   bit. A page in `S` must show an access *after* that, so each scan first
-//!   tests-and-clears the bits of the pages that joined `S` since the last
-//!   scan, discarding the result: references between a page's fault and the
-//!   next fault count as one (the "correlated reference period" of LRU-K and
-//!   2Q).
+//!   bit. A page must show an access *after* that, so each scan first
+//!   tests-and-clears the bits of the pages that came in since the last
+//!   scan (into `S`, or into `M` from a ghost list), discarding the
+//!   result: references between a page's fault and the next fault count as
+//!   one (the "correlated reference period" of LRU-K and 2Q), and a page
+//!   back from a ghost list earns no credit in `M` for its fault.
 //! * **victims**: while `S` is above its target (or `M` is empty), `S`'s
 //!   oldest page is examined: accessed → promoted to `M`'s tail; not →
-//!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs CLOCK:
-//!   accessed → cleared and moved to the tail; not → evicted into ghost
-//!   list `Gm`. Ghost lists hold at most as many keys as the cache.
+//!   evicted, its key kept in ghost list `Gs`. Otherwise `M` runs a CLOCK
+//!   with a frequency credit of up to `MAX_FREQ` (3): accessed → cleared,
+//!   one credit gained, moved to the tail; idle with credit → one credit
+//!   spent, moved to the tail; idle without → evicted into ghost list
+//!   `Gm`. The credit is S3-FIFO's 2-bit counter with accessed bits for
+//!   hits: a page found accessed at several turns of the hand survives as
+//!   many idle turns, which is what frequency-skewed traces (databases,
+//!   block and web caches) reward. Ghost lists hold at most as many keys as
+//!   the cache.
 //! * **adaptation**: a fault on a key in `Gs` means probation was too short:
 //!   the target grows by `max(1, |Gm| / |Gs|)`; one in `Gm` means the main
 //!   queue was too small: it shrinks by `max(1, |Gs| / |Gm|)` (ARC's rule).
@@ -38,7 +45,7 @@
 //! manager asks for victims only when it needs pages), so the policy needs
 //! no configuration.
 
-use super::key_list::KeyList;
+use super::key_list::KeyLists;
 use super::{ReclaimPolicy, ScanReport};
 use crate::page::PageKey;
 use rustc_hash::FxHashMap;
@@ -51,10 +58,11 @@ enum From {
 }
 
 /// The project's live policy; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tide {
-    small: KeyList,
-    main: KeyList,
+    /// Queues `SMALL` and `MAIN`; an isolated page is detached, its state
+    /// the queue it came from.
+    lists: KeyLists<Entry>,
     /// Evicted keys: where they were evicted from and the eviction's
     /// sequence number. Only the last `capacity` evictions count.
     ghosts: FxHashMap<PageKey, (From, u64)>,
@@ -67,12 +75,45 @@ pub struct Tide {
     /// Pages that joined `small` since the last scan (their bit is the
     /// fault's own).
     fresh: Vec<PageKey>,
-    isolated: FxHashMap<PageKey, From>,
     /// The cache size: resident pages at the latest scan (0 before one).
     capacity: usize,
     /// Target size of `small`.
     target: f64,
     has_evicted: bool,
+}
+
+/// A page's state: the queue it is in (or was isolated from) and its
+/// frequency credit in `main`.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    from: From,
+    freq: u8,
+}
+
+/// The most frequency credit a page of `main` can hold: a page found
+/// accessed by `main`'s hand gains one (up to this), and one found idle
+/// spends one instead of being evicted (S3-FIFO's 2-bit counter, fed by
+/// accessed bits instead of hits).
+const MAX_FREQ: u8 = 3;
+
+const SMALL: usize = 0;
+const MAIN: usize = 1;
+
+impl Default for Tide {
+    fn default() -> Self {
+        Tide {
+            lists: KeyLists::new(2),
+            ghosts: FxHashMap::default(),
+            ghost_order: Default::default(),
+            ghost_small: 0,
+            ghost_main: 0,
+            evictions: 0,
+            fresh: Vec::new(),
+            capacity: 0,
+            target: 0.0,
+            has_evicted: false,
+        }
+    }
 }
 
 impl Tide {
@@ -117,6 +158,13 @@ impl Tide {
         }
     }
 
+    fn main_entry(&self, freq: u8) -> Entry {
+        Entry {
+            from: From::Main,
+            freq: freq.min(MAX_FREQ),
+        }
+    }
+
     fn forget_count(&mut self, from: From) {
         match from {
             From::Small => self.ghost_small -= 1,
@@ -139,15 +187,25 @@ impl ReclaimPolicy for Tide {
         if ghost == Some(From::Small) {
             let d = if gs >= gm { 1.0 } else { gm / gs };
             self.target = (self.target + d).min(self.capacity as f64);
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else if ghost == Some(From::Main) {
             let d = if gm >= gs { 1.0 } else { gs / gm };
             self.target = (self.target - d).max(1.0);
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else if !self.has_evicted {
-            self.main.push_back(key);
+            self.lists.push_back(MAIN, key, self.main_entry(0));
         } else {
-            self.small.push_back(key);
+            let e = Entry {
+                from: From::Small,
+                freq: 0,
+            };
+            self.lists.push_back(SMALL, key, e);
+        }
+        // The fault's own bit is no evidence of reuse, wherever the page
+        // went. (Not for the first fill: its pages' bits make no
+        // difference to the counts, and before the first scan the list
+        // would only grow.)
+        if self.has_evicted {
             self.fresh.push(key);
         }
     }
@@ -170,34 +228,36 @@ impl ReclaimPolicy for Tide {
         self.target = self.target.min(len as f64).max(1.0);
         self.has_evicted = true;
         for key in self.fresh.drain(..) {
-            if self.small.contains(key) {
+            if self.lists.contains(key) {
                 report.scanned += 1;
                 test_and_clear_young(key);
             }
         }
         // Each page of `small` is promoted at most once and each page of
-        // `main` cleared at most once per turn, so this bound is never the
-        // limit for a single-threaded caller; it stops pathological loops.
-        let budget = 2 * len + 2 * max;
+        // `main` spends its credit (at most MAX_FREQ) and its bit in at most
+        // MAX_FREQ + 1 turns, so this bound is never the limit for a
+        // single-threaded caller; it stops pathological loops.
+        let budget = (usize::from(MAX_FREQ) + 2) * (len + max);
         let mut steps = 0;
         while victims.len() < max && steps < budget {
             steps += 1;
-            let from_small = !self.small.is_empty()
-                && (self.small.len() as f64 > self.target || self.main.is_empty());
-            let (list, from) = if from_small {
-                (&mut self.small, From::Small)
-            } else {
-                (&mut self.main, From::Main)
-            };
-            let Some(key) = list.pop_front() else {
+            let small = self.lists.queue_len(SMALL);
+            let from_small =
+                small > 0 && (small as f64 > self.target || self.lists.queue_len(MAIN) == 0);
+            let q = if from_small { SMALL } else { MAIN };
+            let Some(key) = self.lists.detach_front(q) else {
                 break;
             };
             report.scanned += 1;
+            let e = self.lists.state(key).expect("a detached key is known");
             if test_and_clear_young(key) {
                 report.second_chances += 1;
-                self.main.push_back(key);
+                let freq = if q == SMALL { 0 } else { e.freq + 1 };
+                self.lists.push_back(MAIN, key, self.main_entry(freq));
+            } else if q == MAIN && e.freq > 0 {
+                report.second_chances += 1;
+                self.lists.push_back(MAIN, key, self.main_entry(e.freq - 1));
             } else {
-                self.isolated.insert(key, from);
                 victims.push(key);
             }
         }
@@ -205,30 +265,29 @@ impl ReclaimPolicy for Tide {
     }
 
     fn put_back(&mut self, key: PageKey) {
-        self.isolated.remove(&key);
-        self.main.push_back(key);
+        self.lists.push_back(MAIN, key, self.main_entry(0));
     }
 
     fn evicted(&mut self, key: PageKey) {
-        if let Some(from) = self.isolated.remove(&key) {
-            self.remember(key, from);
+        if !self.lists.contains(key) {
+            if let Some(e) = self.lists.remove(key) {
+                self.remember(key, e.from);
+            }
         }
     }
 
     fn removed(&mut self, key: PageKey) {
-        self.isolated.remove(&key);
-        self.small.remove(key);
-        self.main.remove(key);
+        self.lists.remove(key);
         if let Some((from, _)) = self.ghosts.remove(&key) {
             self.forget_count(from);
         }
     }
 
     fn len(&self) -> usize {
-        self.small.len() + self.main.len()
+        self.lists.len()
     }
 
     fn contains(&self, key: PageKey) -> bool {
-        self.small.contains(key) || self.main.contains(key)
+        self.lists.contains(key)
     }
 }

@@ -13,7 +13,7 @@ pub enum SimError {
     #[error("empty trace (no page references)")]
     EmptyTrace,
     /// No policy has this name.
-    #[error("unknown policy {0:?} (known: {known})", known = super::SimPolicy::NAMES.join(", "))]
+    #[error("unknown policy {0:?} (known: {known})", known = super::SimPolicy::names().join(", "))]
     UnknownPolicy(String),
     /// A capacity that is not a page count or a percentage.
     #[error("capacity: {0}")]

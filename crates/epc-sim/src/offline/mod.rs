@@ -14,7 +14,7 @@
 //! let live = simulate_with(&trace, capacity, policy, Drive::Live);
 //!
 //! let sizes = ["1%", "5%", "10%"].map(|s| Capacity::parse(s).unwrap());
-//! let table = mrc(&trace, &[SimPolicy::Clock, SimPolicy::Lru], &sizes, 0); // OPT added
+//! let table = mrc(&trace, &[SimPolicy::CLOCK, SimPolicy::Lru], &sizes, 0); // OPT added
 //! print!("{}", table.to_table());
 //! std::fs::write("mrc.csv", table.to_csv())?;
 //! table.write_plot("mrc")?; // mrc.svg and mrc.png
@@ -25,10 +25,10 @@
 //! * [`Trace`]: the whole trace in memory as dense `u32` ids (4 bytes per
 //!   reference; OPT needs the future anyway, and sweeps replay it many
 //!   times).
-//! * [`SimPolicy`]: every policy by name ([`SimPolicy::NAMES`]); `default`
+//! * [`SimPolicy`]: every policy by name ([`SimPolicy::names`]); `default`
 //!   is the live manager's default ([`epc_mm::PolicyKind::default`]).
 //!   Live-capable ones ([`SimPolicy::live_kind`]) run the manager's own
-//!   policy object through [`epc_mm::LiveAsOffline`]: a hit only sets the
+//!   policy object through [`LiveAsOffline`]: a hit only sets the
 //!   page's accessed bit; misses, victim scans (testing and clearing bits)
 //!   and evictions, one victim per miss as in the manager's deterministic
 //!   mode, are the events.
@@ -36,7 +36,7 @@
 //!   definition of the bit of a page coming in (set for `clock`, as in
 //!   Linux; clear for `clock0` and `sieve`, as in their papers and
 //!   libCacheSim); `Live` always sets it, as the faulting access does on
-//!   hardware. For `fifo`, `clock` and `tide` the two are the same, so their
+//!   hardware. For `fifo`, `clock`, `tide` and `mglru` the two are the same, so their
 //!   `simulate` counts equal a deterministic replay with no TLB.
 //! * [`simulate`]: demand paging, cold misses counted; [`SimResult`] has
 //!   `refs`, `distinct`, `capacity`, `misses`, `miss_ratio`, `policy`.
@@ -50,6 +50,8 @@
 //! * [`mrc_sampled`]: the same estimated from a SHARDS spatial sample
 //!   ([`Sampled`], [`SampleRate`]) read in one streaming pass, for traces
 //!   too large to hold or to simulate at every size.
+//! * [`policies`]: the offline-only policies (LRU, ARC, LIRS, S3-FIFO,
+//!   OPT) and the [`OfflinePolicy`] trait the simulator drives.
 //! * [`SimError`]: bad trace, unknown policy, bad capacity, output errors.
 //!
 //! Speed (release, one core): `lru`, `fifo` and `clock` replay w106
@@ -60,6 +62,7 @@ mod capacity;
 mod error;
 mod mrc;
 mod plot;
+pub mod policies;
 mod registry;
 mod shards;
 mod simulate;
@@ -68,6 +71,7 @@ mod stack;
 pub use capacity::Capacity;
 pub use error::SimError;
 pub use mrc::{mrc, mrc_sampled, par_map, MrcTable, SampleInfo};
+pub use policies::{LiveAsOffline, OfflinePolicy};
 pub use registry::SimPolicy;
 pub use shards::{SampleRate, Sampled};
 pub use simulate::{simulate, simulate_with, Drive, SimResult, Trace};

@@ -3,14 +3,14 @@
 //! Evicts the page whose last use is oldest. It needs every hit to reorder
 //! its list, which a kernel never sees (it only samples accessed bits), so
 //! it implements [`OfflinePolicy`] and cannot be installed in the manager;
-//! CLOCK ([`SecondChance`](super::SecondChance)) is its live approximation.
+//! CLOCK ([`SecondChance`](epc_mm::SecondChance)) is its live approximation.
 //! Reference: the textbook stack algorithm (Mattson, Gecsei, Slutz and
 //! Traiger, "Evaluation techniques for storage hierarchies", IBM Systems
 //! Journal 9(2), 1970).
 
-use super::key_list::KeyList;
 use super::OfflinePolicy;
-use crate::page::PageKey;
+use epc_mm::KeyList;
+use epc_mm::PageKey;
 
 /// Exact LRU: the list's head is the least recently used page.
 #[derive(Debug, Default)]

@@ -14,9 +14,9 @@
 //! Every hit reorders S, so LIRS is offline only; CLOCK-Pro is its
 //! accessed-bit form.
 
-use super::key_list::KeyList;
 use super::OfflinePolicy;
-use crate::page::PageKey;
+use epc_mm::KeyList;
+use epc_mm::PageKey;
 use rustc_hash::FxHashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@
 //! whole run O(n log n): about a second for 5 million references.
 
 use super::OfflinePolicy;
-use crate::page::PageKey;
+use epc_mm::PageKey;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
 

@@ -1,8 +1,8 @@
-//! Offline-only policies (they see every hit, or the future), and the
-//! adapter that runs a live policy offline with simulated accessed bits.
+//! The offline-policy trait, and the adapter that runs a live policy
+//! offline with simulated accessed bits.
 
-use super::ReclaimPolicy;
-use crate::page::PageKey;
+use epc_mm::PageKey;
+use epc_mm::ReclaimPolicy;
 use rustc_hash::FxHashSet;
 use std::fmt;
 

@@ -11,9 +11,9 @@
 //! hit, so it needs every hit: offline only (CAR is its live, CLOCK-based
 //! form).
 
-use super::key_list::KeyList;
 use super::OfflinePolicy;
-use crate::page::PageKey;
+use epc_mm::KeyList;
+use epc_mm::PageKey;
 
 /// Where the miss being handled was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,9 +16,9 @@
 //! project's own live policy is an
 //! accessed-bit relative.
 
-use super::key_list::KeyList;
 use super::OfflinePolicy;
-use crate::page::PageKey;
+use epc_mm::KeyList;
+use epc_mm::PageKey;
 use rustc_hash::FxHashMap;
 
 /// S3-FIFO with libCacheSim 0.3.5's defaults.
