@@ -2,6 +2,7 @@
 //! simulation exactly on the shared small traces, `mrc` uses it, and SHARDS
 //! sampling is exact at rate 1 and close at lower rates.
 
+use epc_mm::PolicyKind;
 use epc_sim::offline::{
     mrc, mrc_sampled, simulate, Capacity, LruCurve, SampleRate, Sampled, SimPolicy, Trace,
 };
@@ -41,10 +42,19 @@ fn mrc_takes_lru_from_the_curve() {
         .iter()
         .map(|s| Capacity::parse(s).unwrap())
         .collect();
-    let t = mrc(&trace, &[SimPolicy::Lru, SimPolicy::Fifo], &sizes, 2);
+    let t = mrc(
+        &trace,
+        &[SimPolicy::Lru, SimPolicy::Live(PolicyKind::Fifo)],
+        &sizes,
+        2,
+    );
     assert_eq!(
         t.policies,
-        [SimPolicy::Lru, SimPolicy::Fifo, SimPolicy::Opt]
+        [
+            SimPolicy::Lru,
+            SimPolicy::Live(PolicyKind::Fifo),
+            SimPolicy::Opt
+        ]
     );
     assert!(t.sample.is_none());
     for (s, &c) in sizes.iter().enumerate() {
@@ -70,7 +80,7 @@ fn shards_at_rate_one_is_the_exact_table() {
         .iter()
         .map(|s| Capacity::parse(s).unwrap())
         .collect();
-    let policies = [SimPolicy::Lru, SimPolicy::Clock, SimPolicy::Arc];
+    let policies = [SimPolicy::Lru, SimPolicy::CLOCK, SimPolicy::Arc];
     let exact = mrc(&trace, &policies, &sizes, 2);
     let est = mrc_sampled(&sampled("cs", 1.0), &policies, &sizes, 2);
     assert_eq!(est.misses, exact.misses);
