@@ -25,7 +25,7 @@ use epc_hw::{
     SecInfo, Tcs, PAGE_SIZE,
 };
 use epc_mm::{
-    AllocError, AllocMode, EpcManager, EpcPage, OwnerId, PageKey, PageOwner, ReclaimPermit,
+    AllocError, AllocMode, EpcManager, EpcPage, GroupId, OwnerId, PageKey, PageOwner, ReclaimPermit,
 };
 use parking_lot::{Mutex, MutexGuard};
 use std::fmt;
@@ -42,6 +42,9 @@ pub struct EnclaveConfig {
     pub size: u64,
     /// The NUMA node its pages are allocated from first.
     pub node: NodeId,
+    /// The EPC group every page of the enclave (SECS, VA, TCS, SSA,
+    /// regular) is charged to; the root by default.
+    pub group: GroupId,
 }
 
 impl EnclaveConfig {
@@ -54,6 +57,7 @@ impl EnclaveConfig {
             base: LinearAddress(size),
             size,
             node: NodeId(0),
+            group: GroupId::ROOT,
         }
     }
 }
@@ -102,7 +106,9 @@ impl Enclave {
         config: EnclaveConfig,
         permit: &mut ReclaimPermit,
     ) -> Result<Arc<Enclave>, EnclaveError> {
-        let secs = mm.alloc(config.node, AllocMode::Reclaim(permit))?;
+        let secs = mm
+            .alloc_in(config.group, config.node, AllocMode::Reclaim(permit))
+            .map_err(|e| alloc_error(&mm, config.group, e))?;
         let eid = match machine.ecreate(secs.id(), config.base, config.size) {
             Ok(eid) => eid,
             Err(e) => {
@@ -262,10 +268,11 @@ impl Enclave {
         permit: &mut ReclaimPermit,
     ) -> Result<EpcPage, EnclaveError> {
         loop {
-            match self.mm.alloc(self.config.node, AllocMode::Reclaim(permit)) {
+            let (group, node) = (self.config.group, self.config.node);
+            match self.mm.alloc_in(group, node, AllocMode::Reclaim(permit)) {
                 Ok(page) => return Ok(page),
                 Err(AllocError::Busy) => std::thread::yield_now(),
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(alloc_error(&self.mm, group, e)),
             }
         }
     }
@@ -440,4 +447,25 @@ impl fmt::Debug for Enclave {
             .field("killed", &self.killed())
             .finish_non_exhaustive()
     }
+}
+
+/// An allocation failure as the enclave reports it: "no memory" in a group
+/// at its limit (its own or an ancestor's) names the group and the limit;
+/// anything else is [`EnclaveError::Alloc`]. Nothing is killed either way.
+fn alloc_error(mm: &EpcManager, group: GroupId, e: AllocError) -> EnclaveError {
+    if e != AllocError::NoMemory {
+        return e.into();
+    }
+    let mut at = Some(group);
+    while let Some(g) = at.filter(|&g| g != GroupId::ROOT) {
+        let Ok(stats) = mm.group_stats(g) else { break };
+        if let Some(max) = stats.max.filter(|&max| stats.current >= max) {
+            return EnclaveError::GroupLimit {
+                group: stats.path,
+                max,
+            };
+        }
+        at = stats.parent;
+    }
+    e.into()
 }

@@ -64,6 +64,17 @@ pub enum EnclaveError {
     /// No EPC page could be had.
     #[error("EPC allocation failed: {0}")]
     Alloc(#[from] AllocError),
+    /// The enclave's EPC group (or an ancestor) is at its limit and nothing
+    /// in that group's subtree can be reclaimed. The enclave is not killed;
+    /// the operation can be retried once pages are freed or the limit is
+    /// raised.
+    #[error("EPC group {group} is at its limit of {max} pages and nothing in it is reclaimable")]
+    GroupLimit {
+        /// The path of the group whose limit was reached.
+        group: String,
+        /// Its limit in pages.
+        max: usize,
+    },
     /// A leaf failed where the OS does not expect it (a bug in the layer or
     /// a misuse of the API, reported rather than hidden).
     #[error("{leaf} failed: {error}")]

@@ -1,6 +1,7 @@
 //! The manager's tunables (watermarks, batch size, mode, policy) and their
 //! validation. Defaults are Linux's constants from `arch/x86/kernel/cpu/sgx/sgx.h`.
 
+use crate::group::GlobalFairness;
 use crate::policy::PolicyKind;
 use epc_hw::{NodeId, SectionConfig};
 use thiserror::Error;
@@ -36,8 +37,11 @@ pub struct ManagerConfig {
     /// Deterministic mode: no ksgxd; an allocation that finds nothing free
     /// reclaims exactly one victim inline. Watermarks are not used.
     pub deterministic: bool,
-    /// The victim selection policy built by `EpcManager::new`.
+    /// The victim selection policy built by `EpcManager::new` (for the
+    /// root group; each other group names its own).
     pub policy: PolicyKind,
+    /// How global reclaim spreads its batches over the groups.
+    pub fairness: GlobalFairness,
 }
 
 impl ManagerConfig {
@@ -50,6 +54,7 @@ impl ManagerConfig {
             batch: DEFAULT_BATCH,
             deterministic: false,
             policy: PolicyKind::default(),
+            fairness: GlobalFairness::default(),
         }
     }
 

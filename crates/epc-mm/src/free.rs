@@ -21,21 +21,23 @@ pub enum FreeError {
 impl EpcManager {
     /// Frees a page. The caller must already have made it invalid in the
     /// EPCM (EREMOVE), and must not be able to touch it any more. A page
-    /// still on the reclaimable list is taken off it first.
+    /// still on the reclaimable list is taken off it first. The page is
+    /// uncharged from its group.
     #[inline]
     pub fn free(&self, page: EpcPage) -> Result<(), FreeError> {
         let inner = &*self.inner;
-        match inner.state(page.id()) {
+        let s = &inner.shared;
+        match s.states.get(page.id()) {
             PageState::InUse => {}
             // The holder of the handle is the only one who could move the
             // page off `InUse`, so only a tracked page needs the list lock.
-            _ => match inner.reclaimable.unmark(page.id(), &inner.states) {
+            _ => match inner.list_of(page.id()).unmark(page.id(), &s.states) {
                 Ok(_) => {}
                 Err(ListError::Busy) => return Err(FreeError::Busy(page)),
                 Err(_) => return Err(FreeError::NotAllocated(page)),
             },
         }
-        inner.free.give(page.id(), &inner.states);
+        s.release(page.id());
         Ok(())
     }
 }

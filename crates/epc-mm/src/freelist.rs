@@ -10,8 +10,8 @@
 //! node lock, so they are updated with a plain store of the new value (no
 //! read-modify-write on the fast path) and read lock-free by anyone.
 
-use crate::page::PageState;
-use crate::sync::{AtomicU64, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::page::{PageState, PageStates};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::{EpcLayout, EpcPageId, NodeId};
 use std::collections::VecDeque;
 
@@ -67,7 +67,7 @@ impl FreeLists {
     /// Takes a free page, from `preferred` first (or the next node with EPC
     /// if it has none), then each other node once.
     #[inline]
-    pub(crate) fn take(&self, preferred: NodeId, states: &[AtomicU8]) -> Option<EpcPageId> {
+    pub(crate) fn take(&self, preferred: NodeId, states: &PageStates) -> Option<EpcPageId> {
         let n = self.nodes.len();
         let start = if n == 1 {
             0
@@ -85,7 +85,7 @@ impl FreeLists {
             }
             let mut pages = f.pages.lock();
             if let Some(p) = pages.pop_front() {
-                states[p.index()].store(PageState::InUse as u8, Ordering::Relaxed);
+                states.set(p, PageState::InUse);
                 f.nr_free.store(pages.len(), Ordering::Relaxed);
                 f.allocations
                     .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -98,11 +98,11 @@ impl FreeLists {
     /// Puts `page` on the tail of its node's list. The caller owns the page
     /// (it held the handle) and has dropped every owner reference to it.
     #[inline]
-    pub(crate) fn give(&self, page: EpcPageId, states: &[AtomicU8]) {
+    pub(crate) fn give(&self, page: EpcPageId, states: &PageStates) {
         let f = &self.nodes[usize::from(self.page_node[page.index()])];
         let mut pages = f.pages.lock();
         pages.push_back(page);
-        states[page.index()].store(PageState::Free as u8, Ordering::Relaxed);
+        states.set(page, PageState::Free);
         f.nr_free.store(pages.len(), Ordering::Relaxed);
     }
 

@@ -21,10 +21,15 @@
 #![forbid(unsafe_code)]
 
 mod alloc;
+mod cgroup;
+mod charge;
 mod config;
 mod counters;
 mod free;
 mod freelist;
+mod group;
+mod inner;
+mod invariant;
 mod ksgxd;
 mod list;
 mod manager;
@@ -33,16 +38,21 @@ mod page;
 mod permit;
 mod policy;
 mod reclaim;
+mod shared;
+mod signal;
 mod sync;
 mod validate;
 
 pub use alloc::AllocError;
+pub use charge::MAX_GROUPS;
 pub use config::{
     ConfigError, ManagerConfig, DEFAULT_BATCH, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
     MAX_PAGES,
 };
 pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
+pub use group::{GlobalFairness, GroupError, GroupId, GroupLimits, GroupStats};
+pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
 pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
@@ -53,4 +63,3 @@ pub use policy::{
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
-pub use validate::ValidateError;

@@ -2,126 +2,57 @@
 //! checks it against the incremental state (quickcheck-style, as in
 //! quick_cache). Called after every step in tests.
 
+use crate::invariant::{count, state_name, ValidateError};
 use crate::manager::EpcManager;
-use crate::page::{PageKey, PageState};
+use crate::page::PageState;
+use crate::sync::Ordering;
 use epc_hw::{EpcPageId, NodeId};
-use thiserror::Error;
-
-/// An inconsistency `validate` found.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ValidateError {
-    /// A page on a free list is not in the free state.
-    #[error("{page:?} is on a free list but its state is {state}")]
-    FreeListedNotFree {
-        /// The page.
-        page: EpcPageId,
-        /// Its state.
-        state: &'static str,
-    },
-    /// A page is on a free list twice, or on two lists.
-    #[error("{0:?} is on the free lists twice")]
-    FreeListedTwice(EpcPageId),
-    /// A page is on the free list of a node it does not belong to.
-    #[error("{page:?} of node {home:?} is on the free list of node {list:?}")]
-    WrongNode {
-        /// The page.
-        page: EpcPageId,
-        /// The page's node.
-        home: NodeId,
-        /// The node whose list holds it.
-        list: NodeId,
-    },
-    /// A published free count differs from its list's length.
-    #[error("node {node:?}: free count {counted} but {listed} pages listed")]
-    FreeCount {
-        /// The node.
-        node: NodeId,
-        /// The published count.
-        counted: usize,
-        /// The list's length.
-        listed: usize,
-    },
-    /// A page in the free state is on no free list (lost).
-    #[error("{0:?} is free but on no free list")]
-    Lost(EpcPageId),
-    /// A tracked or isolated page has no owner slot, or an untracked one has.
-    #[error("{page:?} in state {state} has wrong reclaimer tracking")]
-    Tracking {
-        /// The page.
-        page: EpcPageId,
-        /// Its state.
-        state: &'static str,
-    },
-    /// The key index disagrees with the page slots.
-    #[error("key {key:?} maps to {page:?}, whose slot disagrees")]
-    KeyIndex {
-        /// The key.
-        key: PageKey,
-        /// The page it maps to.
-        page: EpcPageId,
-    },
-    /// A count kept incrementally differs from the recount.
-    #[error("{what}: kept {kept}, recounted {recounted}")]
-    Count {
-        /// Which count.
-        what: &'static str,
-        /// The incremental value.
-        kept: usize,
-        /// The value recomputed.
-        recounted: usize,
-    },
-}
-
-fn name(state: PageState) -> &'static str {
-    match state {
-        PageState::Free => "free",
-        PageState::InUse => "in use",
-        PageState::Tracked => "tracked",
-        PageState::Isolated => "isolated",
-    }
-}
-
-fn count(what: &'static str, kept: usize, recounted: usize) -> Result<(), ValidateError> {
-    if kept == recounted {
-        Ok(())
-    } else {
-        Err(ValidateError::Count {
-            what,
-            kept,
-            recounted,
-        })
-    }
-}
 
 impl EpcManager {
     /// Checks every invariant: each page in exactly one state; free pages on
     /// exactly one free list (their node's) and nowhere else; free counts
     /// equal list lengths; tracked pages on the policy's list with an owner
     /// slot, isolated pages off it with a slot, other pages without one; the
-    /// key index matching the slots. Takes the list lock and every node lock
-    /// (in the lock order), so it sees a consistent state even while other
-    /// threads run; run it at quiescence to also check the free count.
+    /// key index matching the slots; every listed page on the list of the
+    /// group it is charged to; each group's usage equal to the pages charged
+    /// to it and its descendants, and within its limit unless a limit write
+    /// lowered the limit below it. Takes every list lock and every node lock
+    /// (in the lock order), so the page checks see a consistent state even
+    /// while other threads run; run it at quiescence to also check the free
+    /// count and the groups' usage (charges are lock-free).
     pub fn validate(&self) -> Result<(), ValidateError> {
         let inner = &*self.inner;
-        let total = inner.layout.total_pages() as usize;
-        let list = inner.reclaimable.lock();
-        let nodes = inner.free.lock_all();
+        let s = &inner.shared;
+        let total = s.layout.total_pages() as usize;
+        let nr_groups = inner.groups.len();
+        // Every group's list lock, in group order, then every node lock.
+        let lists: Vec<_> = (0..nr_groups)
+            .filter_map(|g| inner.groups.get(g))
+            .map(|n| n.list.lock_for_audit())
+            .collect();
+        let (mut audited_tracked, mut audited_isolated) = (0, 0);
+        for (g, list) in lists.iter().enumerate() {
+            let audit = list.audit(&s.states, |p| s.charges.group_of(p) == g)?;
+            audited_tracked += audit.tracked;
+            audited_isolated += audit.isolated;
+        }
+        let nodes = s.free.lock_all();
 
         let mut on_free_list = vec![false; total];
         for (node, pages, counted) in &nodes {
             count_free(*node, pages.len(), *counted)?;
             for &page in pages.iter() {
-                let state = inner.state(page);
+                let state = s.states.get(page);
                 if state != PageState::Free {
                     return Err(ValidateError::FreeListedNotFree {
                         page,
-                        state: name(state),
+                        state: state_name(state),
                     });
                 }
                 if std::mem::replace(&mut on_free_list[page.index()], true) {
                     return Err(ValidateError::FreeListedTwice(page));
                 }
-                let home = inner.free.node_of(page);
+                let home = s.free.node_of(page);
                 if home != *node {
                     return Err(ValidateError::WrongNode {
                         page,
@@ -132,65 +63,83 @@ impl EpcManager {
             }
         }
 
-        let (mut tracked, mut isolated, mut free, mut superseded) = (0, 0, 0, 0);
+        let (mut tracked, mut isolated, mut free) = (0, 0, 0);
+        let mut own = vec![0usize; nr_groups];
         for (i, listed) in on_free_list.iter().enumerate() {
             let page = EpcPageId(i as u32);
-            let state = inner.state(page);
-            let slot = list.slots[i].as_ref();
-            let ok = match state {
+            let state = s.states.get(page);
+            if state != PageState::Free {
+                let g = s.charges.group_of(page);
+                *own.get_mut(g).ok_or(ValidateError::NoSuchGroup(page))? += 1;
+            }
+            match state {
                 PageState::Free => {
                     free += 1;
                     if !listed {
                         return Err(ValidateError::Lost(page));
                     }
-                    slot.is_none()
                 }
-                PageState::InUse => slot.is_none(),
-                PageState::Tracked => {
-                    tracked += 1;
-                    slot.is_some_and(|s| list.policy.contains(s.key))
-                }
-                PageState::Isolated => {
-                    isolated += 1;
-                    // A superseded page's key is resident again on another
-                    // page (see `Slot::superseded`).
-                    slot.is_some_and(|s| {
-                        superseded += usize::from(s.superseded);
-                        s.superseded || !list.policy.contains(s.key)
-                    })
-                }
-            };
-            if !ok {
-                return Err(ValidateError::Tracking {
-                    page,
-                    state: name(state),
-                });
+                PageState::InUse => {}
+                PageState::Tracked => tracked += 1,
+                PageState::Isolated => isolated += 1,
             }
         }
-        for (&key, &page) in &list.keys {
-            if list.slots[page.index()].as_ref().map(|s| s.key) != Some(key) {
-                return Err(ValidateError::KeyIndex { key, page });
-            }
-        }
-        count("policy resident pages", list.policy.len(), tracked)?;
-        count("isolated pages", list.isolated, isolated)?;
+        // Every page with a slot is tracked or isolated (the audit), so
+        // equal counts mean every tracked or isolated page has one.
+        count("tracked pages with an owner slot", audited_tracked, tracked)?;
         count(
-            "key index",
-            list.keys.len(),
-            tracked + isolated - superseded,
+            "isolated pages with an owner slot",
+            audited_isolated,
+            isolated,
         )?;
         count(
-            "published reclaimable pages",
-            inner.reclaimable.nr_listed(),
+            "reclaimable pages over all lists",
+            s.totals.listed(),
             tracked,
         )?;
         count(
-            "published isolated pages",
-            inner.reclaimable.nr_isolated(),
+            "isolated pages over all lists",
+            s.totals.isolated(),
             isolated,
         )?;
         let listed_free: usize = nodes.iter().map(|(_, p, _)| p.len()).sum();
         count("free pages", listed_free, free)?;
+        drop(nodes);
+        drop(lists);
+        self.validate_groups(&own)
+    }
+
+    /// Each group's usage against the pages charged to it and its
+    /// descendants (`own[g]`: pages charged to `g` itself), and against its
+    /// limit: a group may be above its limit only if a limit write put it
+    /// there (see `charge.rs`).
+    fn validate_groups(&self, own: &[usize]) -> Result<(), ValidateError> {
+        let s = &self.inner.shared;
+        let groups = &self.inner.groups;
+        for g in 1..own.len() {
+            let recounted: usize = (0..own.len())
+                .filter(|&d| s.charges.is_ancestor(g, d))
+                .map(|d| own[d])
+                .sum();
+            let cell = s.charges.cell(g);
+            let path = || groups.get(g).map_or_else(String::new, |n| n.path.clone());
+            let kept = cell.current.load(Ordering::SeqCst);
+            if kept != recounted {
+                return Err(ValidateError::GroupUsage {
+                    path: path(),
+                    kept,
+                    recounted,
+                });
+            }
+            let max = cell.max.load(Ordering::SeqCst);
+            if kept > max && !cell.over.load(Ordering::SeqCst) {
+                return Err(ValidateError::OverLimit {
+                    path: path(),
+                    current: kept,
+                    max,
+                });
+            }
+        }
         Ok(())
     }
 }

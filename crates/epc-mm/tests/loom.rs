@@ -3,13 +3,15 @@
 //!
 //! * free (enclave teardown) against reclaim of the same page;
 //! * the owner reference dropped before the page returns to the free list:
-//!   a thread that allocates the page must find its old owner gone.
+//!   a thread that allocates the page must find its old owner gone;
+//! * a group charge, an uncharge and a limit write racing: no charge passes
+//!   the limit it could see, and usage always equals the pages held.
 #![cfg(loom)]
 
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
-    AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, ManagerConfig, OwnerId, PageKey,
-    PageOwner, ReclaimPermit, Tracked, WriteOutcome,
+    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, GroupLimits,
+    ManagerConfig, OwnerId, PageKey, PageOwner, PolicyKind, ReclaimPermit, Tracked, WriteOutcome,
 };
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Mutex;
@@ -156,6 +158,39 @@ fn owner_reference_dropped_before_the_page_is_free() {
         reclaim.join().unwrap();
         assert!(dropped.load(Ordering::SeqCst));
         assert_eq!(mgr.free_pages(), 1);
+        mgr.validate().unwrap();
+    });
+}
+
+#[test]
+fn charge_uncharge_and_limit_write_racing() {
+    loom::model(|| {
+        let mgr = Arc::new(EpcManager::new(ManagerConfig::with_pages(4).deterministic()).unwrap());
+        let a = mgr
+            .create_group("/a", GroupLimits::max(2), PolicyKind::Fifo)
+            .unwrap();
+        let held = mgr.alloc_in(a, NodeId(0), AllocMode::NoReclaim).unwrap();
+        let m = Arc::clone(&mgr);
+        let charge = loom::thread::spawn(move || m.alloc_in(a, NodeId(0), AllocMode::NoReclaim));
+        let m = Arc::clone(&mgr);
+        let write = loom::thread::spawn(move || m.set_max(a, Some(0)).unwrap());
+        // The uncharge, on the model's main thread.
+        mgr.free(held).unwrap();
+        let got = charge.join().unwrap();
+        write.join().unwrap();
+        // Nothing is reclaimable, so a refused charge is "no memory".
+        assert!(matches!(got, Ok(_) | Err(AllocError::NoMemory)), "{got:?}");
+        assert_eq!(
+            mgr.group_stats(a).unwrap().current,
+            usize::from(got.is_ok())
+        );
+        // Usage recounted from page ownership, and above the new limit only
+        // if the limit write saw the charge.
+        mgr.validate().unwrap();
+        if let Ok(page) = got {
+            mgr.free(page).unwrap();
+        }
+        assert_eq!(mgr.group_stats(a).unwrap().current, 0);
         mgr.validate().unwrap();
     });
 }

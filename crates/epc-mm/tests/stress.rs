@@ -43,7 +43,9 @@ fn run(threads: u64, owners_per_thread: u64, pages_per_owner: u64, seed: u64) {
                         match owner.add(addr, mode) {
                             Ok(_) => {}
                             Err(AllocError::Busy | AllocError::NoMemory) => continue,
-                            Err(AllocError::Interrupted) => unreachable!(),
+                            Err(e @ (AllocError::Interrupted | AllocError::UnknownGroup(_))) => {
+                                unreachable!("{e}")
+                            }
                         }
                         if rng.gen_ratio(1, 3) {
                             owner.touch(0x1000 * rng.gen_range(1..=i + 1));

@@ -5,7 +5,7 @@
 
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
-    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, OwnerId, PageKey,
+    AllocError, AllocMode, BlockOutcome, EpcManager, EpcPage, FreeError, GroupId, OwnerId, PageKey,
     PageOwner, Tracked, WriteOutcome,
 };
 use parking_lot::Mutex;
@@ -35,6 +35,8 @@ pub(crate) struct MockOwner {
     pub(crate) decline: Mutex<HashSet<u64>>,
     pub(crate) fail_write: Mutex<HashSet<u64>>,
     pub(crate) evicted: Mutex<Vec<u64>>,
+    /// The `Tracked` proof of each write, in order.
+    pub(crate) proofs: Mutex<Vec<Tracked>>,
     /// Runs inside `block`, before the owner answers.
     pub(crate) on_block: Mutex<Option<Hook>>,
     /// Runs first thing in `drop`.
@@ -60,6 +62,7 @@ impl MockOwner {
             decline: Mutex::new(HashSet::new()),
             fail_write: Mutex::new(HashSet::new()),
             evicted: Mutex::new(Vec::new()),
+            proofs: Mutex::new(Vec::new()),
             on_block: Mutex::new(None),
             on_drop: Mutex::new(None),
         })
@@ -78,6 +81,19 @@ impl MockOwner {
         Ok(id)
     }
 
+    /// As [`add`](Self::add), charged to `group`.
+    pub(crate) fn add_in(
+        &self,
+        group: GroupId,
+        addr: u64,
+        mode: AllocMode<'_>,
+    ) -> Result<EpcPageId, AllocError> {
+        let page = self.mgr.alloc_in(group, NodeId(0), mode)?;
+        let id = page.id();
+        self.adopt(addr, page);
+        Ok(id)
+    }
+
     /// Takes an already allocated page for `addr` and marks it.
     pub(crate) fn adopt(&self, addr: u64, page: EpcPage) {
         // Marked under the owner's lock, with the handle already where
@@ -88,6 +104,14 @@ impl MockOwner {
             .mark_reclaimable(&page, self.key(addr), weak)
             .expect("mark");
         pages.insert(addr, page);
+    }
+
+    /// Takes `addr`'s page off the reclaimable list (it stays resident).
+    pub(crate) fn unmark(&self, addr: u64) -> bool {
+        let pages = self.pages.lock();
+        pages
+            .get(&addr)
+            .is_some_and(|p| self.mgr.unmark_reclaimable(p).unwrap_or(false))
     }
 
     /// Sets the accessed bit, as an access through a TLB fill would.
@@ -172,8 +196,9 @@ impl PageOwner for MockOwner {
         self.log.lock().push(Call::Track);
     }
 
-    fn write(&self, key: PageKey, page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
+    fn write(&self, key: PageKey, page: EpcPageId, tracked: &Tracked) -> WriteOutcome {
         self.log.lock().push(Call::Write(key.addr));
+        self.proofs.lock().push(*tracked);
         let handle = self.take(key.addr, page);
         if self.fail_write.lock().contains(&key.addr) {
             // Unrecoverable: the enclave is killed.
