@@ -22,6 +22,8 @@
 
 #![forbid(unsafe_code)]
 
+mod accept;
+mod augment;
 mod backing;
 mod counters;
 mod enclave;
@@ -33,6 +35,7 @@ mod page_table;
 mod state;
 mod teardown;
 mod thread;
+mod triage;
 mod va;
 
 pub use counters::EnclaveCounters;

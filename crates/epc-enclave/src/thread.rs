@@ -6,7 +6,8 @@
 use crate::enclave::Enclave;
 use crate::error::EnclaveError;
 use crate::state::Residency;
-use epc_hw::{LinearAddress, LogicalProcessor, LpError, PAGE_SIZE};
+use crate::triage::Resolution;
+use epc_hw::{LinearAddress, LogicalProcessor, LpError, PageFaultInfo, SecInfo, PAGE_SIZE};
 use epc_mm::ReclaimPermit;
 use hdrhistogram::Histogram;
 use std::fmt;
@@ -15,13 +16,13 @@ use std::time::Instant;
 
 /// A thread running in an enclave.
 pub struct EnclaveThread {
-    enclave: Arc<Enclave>,
-    lp: LogicalProcessor,
+    pub(crate) enclave: Arc<Enclave>,
+    pub(crate) lp: LogicalProcessor,
     tcs_index: usize,
     tcs: LinearAddress,
-    permit: ReclaimPermit,
+    pub(crate) permit: ReclaimPermit,
     latency: Histogram<u64>,
-    faults: u64,
+    pub(crate) faults: u64,
 }
 
 impl fmt::Debug for EnclaveThread {
@@ -169,8 +170,15 @@ impl EnclaveThread {
                 Err(LpError::PageFault(pf)) => {
                     let start = Instant::now();
                     self.faults += 1;
-                    self.fault(pf.page, pf.write)?;
-                    self.resume()?;
+                    match self.fault(&pf)? {
+                        Resolution::Retry => self.resume()?,
+                        // The enclave's own handler: accept the page added
+                        // at run time, then retry the access.
+                        Resolution::Augmented | Resolution::Accept => {
+                            self.resume()?;
+                            self.accept(pf.page, SecInfo::eaug())?;
+                        }
+                    }
                     let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
                     self.latency.saturating_record(ns.max(1));
                 }
@@ -181,29 +189,44 @@ impl EnclaveThread {
         }
     }
 
-    fn fault(&mut self, page: LinearAddress, write: bool) -> Result<(), EnclaveError> {
+    /// Hands the fault to the enclave's fault path. An access error is
+    /// returned after this one fault, with the thread resumed (back inside
+    /// the enclave, ready for its next access) if it had taken an AEX.
+    pub(crate) fn fault(&mut self, pf: &PageFaultInfo) -> Result<Resolution, EnclaveError> {
         self.enclave.check_alive()?;
-        self.enclave.handle_fault(page, write, &mut self.permit)
+        match self.enclave.resolve_fault(pf, &mut self.permit) {
+            Err(e @ EnclaveError::AccessViolation { .. }) => {
+                if self.lp.is_interrupted() {
+                    let _ = self.resume();
+                }
+                Err(e)
+            }
+            r => r,
+        }
     }
 
-    fn enter(&mut self) -> Result<(), EnclaveError> {
+    pub(crate) fn enter(&mut self) -> Result<(), EnclaveError> {
         loop {
             self.enclave.check_alive()?;
             match self.lp.eenter(self.tcs, self.enclave.pt.clone()) {
                 Ok(()) => return Ok(()),
                 // The TCS or SSA page is not resident: load it and retry.
-                Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::PageFault(pf)) => {
+                    self.fault(&pf)?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
     }
 
-    fn resume(&mut self) -> Result<(), EnclaveError> {
+    pub(crate) fn resume(&mut self) -> Result<(), EnclaveError> {
         loop {
             self.enclave.check_alive()?;
             match self.lp.eresume() {
                 Ok(()) => return Ok(()),
-                Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::PageFault(pf)) => {
+                    self.fault(&pf)?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
