@@ -215,6 +215,7 @@ impl Enclave {
             ssa,
             nssa,
             bound: false,
+            retired: false,
         });
         Ok(())
     }

@@ -60,6 +60,8 @@ pub(crate) struct TcsInfo {
     pub(crate) ssa: LinearAddress,
     pub(crate) nssa: u32,
     pub(crate) bound: bool,
+    /// Trimmed at run time (SGX2): no thread may bind to it.
+    pub(crate) retired: bool,
 }
 
 /// The enclave's state under its lock.

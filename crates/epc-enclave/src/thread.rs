@@ -50,7 +50,7 @@ impl Enclave {
         let lp = self.machine.new_lp()?;
         let (tcs_index, tcs, ssa, nssa) = {
             let mut inner = self.inner.lock();
-            let Some(i) = inner.tcs.iter().position(|t| !t.bound) else {
+            let Some(i) = inner.tcs.iter().position(|t| !t.bound && !t.retired) else {
                 return Err(EnclaveError::Usage("every TCS already has a thread".into()));
             };
             inner.tcs[i].bound = true;
