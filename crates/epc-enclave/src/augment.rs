@@ -28,6 +28,23 @@ use epc_hw::{Event, Fault, GpCause, LeafError, LinearAddress, Perms, SecInfo};
 use epc_mm::{EpcPage, ReclaimPermit};
 
 impl Enclave {
+    /// Reserves VA slots for `pages` pages to be added later by EAUG
+    /// (adding the VA pages now), as for pages added by EADD: the EPC taken
+    /// by VA pages then stays the same while the enclave grows, which a
+    /// replay that compares faults with a fixed-size cache needs. Each
+    /// EAUG uses one of these before reserving a slot of its own.
+    pub fn reserve_ahead(
+        &self,
+        pages: u64,
+        permit: &mut ReclaimPermit,
+    ) -> Result<(), EnclaveError> {
+        for _ in 0..pages {
+            self.grow(permit)?;
+            self.lock(permit).reserved_ahead += 1;
+        }
+        Ok(())
+    }
+
     /// Whether a not-present fault at `addr` is one for EAUG: a dynamic,
     /// initialized enclave, an address of its range, no page there.
     pub(crate) fn may_augment(&self, addr: LinearAddress) -> bool {
@@ -48,11 +65,24 @@ impl Enclave {
         bump(&self.cells.faults);
         self.machine.ledger().charge(Event::KernelFault);
         let addr = addr.page();
-        self.grow(permit)?;
+        let ahead = {
+            let mut inner = self.lock(permit);
+            let ahead = inner.reserved_ahead > 0;
+            inner.reserved_ahead -= usize::from(ahead);
+            ahead
+        };
+        if !ahead {
+            self.grow(permit)?;
+        }
         let mut spare: Vec<EpcPage> = Vec::with_capacity(2);
         let r = self.augment_loop(addr, permit, &mut spare);
         if !matches!(r, Ok(true)) {
-            self.inner.lock().va.unreserve();
+            let mut inner = self.inner.lock();
+            if ahead {
+                inner.reserved_ahead += 1;
+            } else {
+                inner.va.unreserve();
+            }
         }
         for page in spare {
             let _ = self.mm.free(page);
