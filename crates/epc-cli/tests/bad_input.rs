@@ -197,3 +197,99 @@ fn replay_epc_too_small_says_the_minimum() {
     let t = trace(&dir, "t.txt", "1\n2\n3\n");
     bad_input(epc().args(["replay", &t, "--epc-pages", "4"]), "at least 5");
 }
+
+#[test]
+fn bad_events_name_the_file_and_field() {
+    let dir = scratch("bad_events");
+    let with = |name: &str, event: &str| {
+        scenario(
+            &dir,
+            name,
+            &format!("duration_seconds = 5\n{GOOD}\n[[event]]\n{event}\n"),
+        )
+    };
+    let s = with(
+        "kind.toml",
+        "at = 1\nkind = \"explode\"\nenclave = \"enclave0\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "kind.toml: event[0].kind: unknown event kind \"explode\"",
+    );
+    let s = with(
+        "who.toml",
+        "at = 1\nkind = \"stop_enclave\"\nenclave = \"nobody\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "who.toml: event[0].enclave: no enclave is named \"nobody\"",
+    );
+    let s = with(
+        "late.toml",
+        "at = 5\nkind = \"stop_enclave\"\nenclave = \"enclave0\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "late.toml: event[0].at: 5 is not inside the run",
+    );
+    let s = with(
+        "neg.toml",
+        "at = -2\nkind = \"start_enclave\"\nenclave = \"enclave0\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "neg.toml: event[0].at",
+    );
+    let s = with(
+        "extra.toml",
+        "at = 1\nkind = \"stop_enclave\"\nenclave = \"enclave0\"\ncgroupp = \"/a\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "extra.toml: event[0].cgroupp: unknown field",
+    );
+}
+
+#[test]
+fn bad_cgroups_name_the_file_and_field() {
+    let dir = scratch("bad_cgroups");
+    let s = scenario(
+        &dir,
+        "parent.toml",
+        &format!("{GOOD}\n[[cgroup]]\npath = \"/a/b\"\nmax = 10\n"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "parent.toml: cgroup[0].path: the parent group \"/a\" is not declared",
+    );
+    let s = scenario(
+        &dir,
+        "max.toml",
+        &format!("{GOOD}\n[[cgroup]]\npath = \"/a\"\nmax = \"lots\"\n"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "max.toml: cgroup[0].max: must be a number of pages or \"max\"",
+    );
+    let s = scenario(
+        &dir,
+        "enclave.toml",
+        &GOOD.replace("pages = 100", "pages = 100\ncgroup = \"/x\""),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "enclave.toml: enclave[0].cgroup: no [[cgroup]] has the path \"/x\"",
+    );
+    let s = scenario(
+        &dir,
+        "event.toml",
+        &format!(
+            "{GOOD}\n[[cgroup]]\npath = \"/a\"\n[[event]]\nat = 0.1\nkind = \"set_max\"\n\
+             cgroup = \"/b\"\nmax = 5\n"
+        ),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "event.toml: event[0].cgroup: no [[cgroup]] has the path \"/b\"",
+    );
+}

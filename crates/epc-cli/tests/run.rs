@@ -29,6 +29,9 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
         "{v}"
     );
     assert_eq!(v["integrity"]["corrupt"], 0, "{v}");
+    // After the teardown every page is free and the manager consistent.
+    assert_eq!(v["integrity"]["pages_leaked"], 0, "{v}");
+    assert!(v["integrity"]["manager_error"].is_null(), "{v}");
     assert!(v["wall_seconds"].as_f64().unwrap_or(0.0) > 0.0);
     assert!(v["modelled_cycles"].as_u64().unwrap_or(0) > 0);
     let enclaves = v["enclaves"].as_array().expect("enclaves");
@@ -48,6 +51,8 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
         "rates.png",
         "resident.svg",
         "resident.png",
+        "cgroups.svg",
+        "cgroups.png",
     ] {
         let p = dir.join(f);
         assert!(
@@ -65,6 +70,11 @@ fn check_run_contract(v: &serde_json::Value, dir: &std::path::Path) {
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("json"))
             .expect("valid");
     check_counters(&saved["counters"]);
+    // The root group is always there; every enclave says whether it failed.
+    assert!(v["cgroups"]["/"]["current"].is_u64(), "{v}");
+    for e in v["enclaves"].as_array().unwrap() {
+        assert!(e.get("failed").is_some(), "{e}");
+    }
 }
 
 #[test]
@@ -164,18 +174,32 @@ fn summary_table_without_json() {
     }
 }
 
+/// Ctrl-C during the run (after a build short enough to be over by then,
+/// even on a loaded machine): the threads stop, an enclave still to start
+/// never does, and the report is written.
 #[test]
 fn ctrl_c_stops_and_still_writes_the_report() {
     let dir = scratch("run_ctrlc");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[epc]\npages = 512\n\
+         [[enclave]]\nname = \"long\"\npages = 700\nthreads = 2\n\
+         [enclave.workload]\nkind = \"uniform\"\nwrite_ratio = 0.3\nseconds = 30\n\
+         [[enclave]]\nname = \"later\"\npages = 100\n\
+         [enclave.workload]\nkind = \"uniform\"\nseconds = 5\n\
+         [[event]]\nat = 25\nkind = \"start_enclave\"\nenclave = \"later\"\n",
+    )
+    .unwrap();
     let bin = assert_cmd::cargo::cargo_bin("epc");
     let child = std::process::Command::new(bin)
         .args([
             "run",
-            "--duration",
-            "30",
+            "--scenario",
+            scenario.to_str().unwrap(),
             "--json",
             "--out",
-            dir.to_str().unwrap(),
+            dir.join("r").to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -196,7 +220,11 @@ fn ctrl_c_stops_and_still_writes_the_report() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["interrupted"], true);
     assert!(v["wall_seconds"].as_f64().unwrap() < 20.0);
-    assert!(dir.join("report.json").exists() && dir.join("rates.png").exists());
+    assert!(v["events"][0]["applied_at"].is_null(), "{v}");
+    assert!(v["enclaves"][1]["started_at"].is_null(), "{v}");
+    assert_eq!(v["integrity"]["ok"], true);
+    let r = dir.join("r");
+    assert!(r.join("report.json").exists() && r.join("rates.png").exists());
 }
 
 /// `epc` with no arguments is the default run (about 12 seconds).
@@ -239,4 +267,134 @@ fn trace_workload_in_a_scenario() {
     ]));
     assert_eq!(v["accesses"], 6000);
     assert!(v["counters"]["faults"].as_u64().unwrap() >= 300);
+}
+
+/// `examples/timeline.toml`: an enclave started a second in, one destroyed
+/// mid-run while its threads work; the others are checked page by page.
+#[test]
+fn timeline_starts_an_enclave_late_and_stops_one_mid_run() {
+    let dir = scratch("run_timeline");
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        &example("timeline.toml"),
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    check_run_contract(&v, &dir);
+    assert_eq!(v["integrity"]["ok"], true, "{v}");
+    let enclaves = v["enclaves"].as_array().unwrap();
+    let by_name = |n: &str| {
+        enclaves
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} missing: {v}"))
+    };
+    for e in enclaves {
+        assert!(e["failed"].is_null(), "{e}");
+        assert_eq!(e["killed"], false, "{e}");
+        assert!(e["error"].is_null(), "{e}");
+        assert!(e["accesses"].as_u64().unwrap() > 0, "{e}");
+    }
+    let (steady, late, doomed) = (by_name("steady"), by_name("late"), by_name("doomed"));
+    assert_eq!(steady["started_at"], 0.0);
+    assert!(steady["stopped_at"].is_null());
+    assert!(late["started_at"].as_f64().unwrap() >= 1.0, "{late}");
+    assert!(doomed["stopped_at"].as_f64().unwrap() >= 1.5, "{doomed}");
+    assert_eq!(doomed["resident_pages_at_end"], 0, "{doomed}");
+    // The destroyed enclave's pages are gone: only the others are checked.
+    assert_eq!(v["integrity"]["pages_checked"], 600 + 500);
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["kind"], "start_enclave");
+    assert_eq!(events[0]["enclave"], "late");
+    assert_eq!(events[1]["kind"], "stop_enclave");
+    for e in events {
+        assert!(
+            e["applied_at"].as_f64().unwrap() >= e["at"].as_f64().unwrap(),
+            "{e}"
+        );
+    }
+    // The time series shows the late enclave absent at first and the
+    // destroyed one empty at the end.
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows[0][col("resident_late")], "0");
+    assert_eq!(rows.last().unwrap()[col("resident_doomed")], "0");
+    assert_ne!(rows.last().unwrap()[col("resident_late")], "0");
+}
+
+/// The run waits for an enclave still to start even when every thread is
+/// done, and does not wait for other events after the last thread.
+#[test]
+fn timeline_waits_for_starts_only() {
+    let dir = scratch("run_timeline_wait");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[epc]\npages = 256\n\
+         [[enclave]]\nname = \"first\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
+         [[enclave]]\nname = \"second\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
+         [[event]]\nat = 0.3\nkind = \"start_enclave\"\nenclave = \"second\"\n\
+         [[event]]\nat = 600\nkind = \"stop_enclave\"\nenclave = \"first\"\n",
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["accesses"], 200, "{v}");
+    assert!(v["events"][0]["applied_at"].as_f64().unwrap() >= 0.3);
+    assert!(v["events"][1]["applied_at"].is_null(), "{v}");
+    assert!(v["enclaves"][0]["stopped_at"].is_null());
+    assert_eq!(v["integrity"]["pages_checked"], 100);
+    // A liveness bound: the stop at 600 s was not waited for.
+    assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
+}
+
+/// A `stop_enclave` that comes while the enclave is still being built (a
+/// large enclave, started late): the build gives up or the enclave is
+/// destroyed when built, nothing leaks, and the other enclave is checked.
+#[test]
+fn timeline_stop_during_a_late_build() {
+    let dir = scratch("run_timeline_stop_build");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "duration_seconds = 2\n[epc]\npages = 512\n\
+         [[enclave]]\nname = \"steady\"\npages = 300\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
+         [[enclave]]\nname = \"big\"\npages = 8000\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
+         [[event]]\nat = 0.1\nkind = \"start_enclave\"\nenclave = \"big\"\n\
+         [[event]]\nat = 0.12\nkind = \"stop_enclave\"\nenclave = \"big\"\n",
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["integrity"]["ok"], true, "{v}");
+    assert_eq!(v["integrity"]["pages_leaked"], 0, "{v}");
+    assert_eq!(v["integrity"]["pages_checked"], 300, "{v}");
+    let big = &v["enclaves"][1];
+    assert!(big["stopped_at"].is_f64(), "{big}");
+    assert_eq!(big["killed"], false, "{big}");
+    assert!(big["error"].is_null() && big["failed"].is_null(), "{big}");
+    assert_eq!(big["resident_pages_at_end"], 0, "{big}");
+    // 8000 pages take far longer than 20 ms to build: it never ran.
+    assert_eq!(big["accesses"], 0, "{big}");
 }

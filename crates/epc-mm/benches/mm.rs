@@ -2,6 +2,10 @@
 //!
 //! * `alloc_free/1_thread`, `alloc_free/2_threads`: uncontended `alloc`
 //!   plus `free` pairs (throughput in pairs);
+//! * `groups/root`, `groups/child`, `groups/grandchild`: `alloc` + `free`
+//!   charged to the root (no groups: what `alloc` does), and `alloc_in` +
+//!   `free` charged to a limited group one and two levels down, in one run
+//!   (throughput in pairs);
 //! * `pipeline/noop_owners`: one reclaim batch of 16 pages whose owner does
 //!   no work, i.e. the pipeline's own overhead (throughput in pages).
 //!
@@ -14,8 +18,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
-    AllocMode, BlockOutcome, EpcManager, EpcPage, ManagerConfig, OwnerId, PageKey, PageOwner,
-    ReclaimPermit, Tracked, WriteOutcome,
+    AllocMode, BlockOutcome, EpcManager, EpcPage, GroupId, GroupLimits, ManagerConfig, OwnerId,
+    PageKey, PageOwner, PolicyKind, ReclaimPermit, Tracked, WriteOutcome,
 };
 use parking_lot::Mutex;
 use std::hint::black_box;
@@ -61,6 +65,33 @@ fn alloc_free(c: &mut Criterion) {
             t.elapsed()
         })
     });
+    g.finish();
+}
+
+fn groups(c: &mut Criterion) {
+    let mut g = c.benchmark_group("groups");
+    g.throughput(Throughput::Elements(1));
+    let mgr = manager();
+    let child = mgr
+        .create_group("/a", GroupLimits::max(2048), PolicyKind::default())
+        .unwrap();
+    let grandchild = mgr
+        .create_group("/a/b", GroupLimits::max(1024), PolicyKind::default())
+        .unwrap();
+    for (name, group) in [
+        ("root", GroupId::ROOT),
+        ("child", child),
+        ("grandchild", grandchild),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let p = mgr
+                    .alloc_in(black_box(group), NodeId(0), AllocMode::NoReclaim)
+                    .unwrap();
+                mgr.free(black_box(p)).unwrap();
+            })
+        });
+    }
     g.finish();
 }
 
@@ -145,6 +176,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = alloc_free, pipeline
+    targets = alloc_free, groups, pipeline
 }
 criterion_main!(benches);

@@ -109,7 +109,9 @@ impl Charges {
     }
 
     /// Charges one page to `g` and its ancestors below the root. On a limit,
-    /// backs out and returns the group whose limit it would pass.
+    /// backs out and returns the group whose limit it would pass. Peaks are
+    /// raised only once every level has taken the charge, so a charge that
+    /// backs out never shows in a peak.
     #[inline]
     pub(crate) fn try_charge(&self, g: usize) -> Result<(), usize> {
         let mut at = g;
@@ -121,8 +123,14 @@ impl Charges {
                 self.uncharge_between(g, at);
                 return Err(at);
             }
-            if new > c.peak.load(Ordering::Relaxed) {
-                c.peak.fetch_max(new, Ordering::Relaxed);
+            at = c.parent().unwrap_or(0);
+        }
+        let mut at = g;
+        while at != 0 {
+            let c = &self.cells[at];
+            let now = c.current.load(Ordering::Relaxed);
+            if now > c.peak.load(Ordering::Relaxed) {
+                c.peak.fetch_max(now, Ordering::Relaxed);
             }
             at = c.parent().unwrap_or(0);
         }

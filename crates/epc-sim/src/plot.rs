@@ -42,6 +42,9 @@ pub struct Chart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// Dashed lines, the `i`-th in the colour of the `i`-th series (its
+    /// limit over time, say).
+    pub limits: Vec<Series>,
     /// Reference lines.
     pub hlines: Vec<HLine>,
 }
@@ -102,6 +105,11 @@ impl Chart {
             .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
+            .chain(
+                self.limits
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.1)),
+            )
             .chain(self.hlines.iter().map(|h| h.y));
         let (mut x0, mut x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
         let mut y1 = ys.fold(0.0f64, f64::max);
@@ -152,6 +160,27 @@ impl Chart {
                 .label(&s.name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        for (i, s) in self.limits.iter().enumerate() {
+            if s.points.is_empty() {
+                continue;
+            }
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(DashedLineSeries::new(
+                    s.points.iter().copied(),
+                    8,
+                    5,
+                    color.stroke_width(2),
+                ))
+                .map_err(e)?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(
+                        vec![(x, y), (x + 8, y), (x + 12, y), (x + 20, y)],
+                        color.stroke_width(1),
+                    )
                 });
         }
         for (i, h) in self.hlines.iter().enumerate() {
@@ -205,6 +234,10 @@ mod tests {
             series: vec![Series {
                 name: "s".into(),
                 points: vec![(0.0, 1.0), (1.0, 3.0)],
+            }],
+            limits: vec![Series {
+                name: "l".into(),
+                points: vec![(0.0, 4.0), (0.5, 4.0), (0.5, 2.0), (1.0, 2.0)],
             }],
             hlines: vec![HLine {
                 name: "h".into(),

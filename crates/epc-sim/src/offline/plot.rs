@@ -33,6 +33,7 @@ impl MrcTable {
             x_label: "cache size (pages)".to_owned(),
             y_label: "miss ratio".to_owned(),
             series,
+            limits: Vec::new(),
             hlines: Vec::new(),
         }
     }

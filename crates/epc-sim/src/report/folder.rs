@@ -1,5 +1,6 @@
 //! The report folder of a run: `report.json`, `timeseries.csv`, and the
-//! plots (`free_pages`, `rates`, `resident`, each as SVG and PNG).
+//! plots (`free_pages`, `rates`, `resident`, `cgroups`, each as SVG and
+//! PNG).
 
 use super::RunReport;
 use crate::plot::{Chart, HLine, Series};
@@ -36,10 +37,9 @@ pub fn timeseries_csv(r: &RunReport) -> String {
     let mut s = String::from(
         "t_seconds,free_pages,low_watermark,high_watermark,faults,evictions,eldu,fault_rate,eviction_rate,reclaimable_pages",
     );
-    for n in &r.enclave_names {
-        // Names come from the scenario; keep the header one CSV field each.
-        let clean: String = n
-            .chars()
+    // Names come from the scenario; keep the header one CSV field each.
+    let clean = |n: &str| -> String {
+        n.chars()
             .map(|c| {
                 if c == ',' || c == '"' || c.is_control() {
                     '_'
@@ -47,8 +47,13 @@ pub fn timeseries_csv(r: &RunReport) -> String {
                     c
                 }
             })
-            .collect();
-        let _ = write!(s, ",resident_{clean}");
+            .collect()
+    };
+    for n in &r.enclave_names {
+        let _ = write!(s, ",resident_{}", clean(n));
+    }
+    for p in &r.cgroup_paths {
+        let _ = write!(s, ",current_{}", clean(p));
     }
     s.push('\n');
     for x in &r.samples {
@@ -68,6 +73,9 @@ pub fn timeseries_csv(r: &RunReport) -> String {
         );
         for v in &x.resident {
             let _ = write!(s, ",{v}");
+        }
+        for g in &x.cgroups {
+            let _ = write!(s, ",{}", g.current);
         }
         s.push('\n');
     }
@@ -93,6 +101,7 @@ fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
             name: "free pages".into(),
             points: pts(&|x| x.free_pages as f64),
         }],
+        limits: Vec::new(),
         hlines: if r.deterministic {
             Vec::new()
         } else {
@@ -122,6 +131,7 @@ fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
                 points: rate_pts(&|x| x.eviction_rate),
             },
         ],
+        limits: Vec::new(),
         hlines: Vec::new(),
     };
     let resident = Chart {
@@ -137,11 +147,68 @@ fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
                 points: pts(&|x| x.resident.get(i).copied().unwrap_or(0) as f64),
             })
             .collect(),
+        limits: Vec::new(),
         hlines: Vec::new(),
     };
     vec![
         ("free_pages", free),
         ("rates", rates),
         ("resident", resident),
+        ("cgroups", cgroups(r)),
     ]
+}
+
+/// Each group's usage (solid) against its limit over time (dashed, same
+/// colour; none while unlimited), and the EPC's size.
+fn cgroups(r: &RunReport) -> Chart {
+    let series = r
+        .cgroup_paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Series {
+            name: format!("{p} current"),
+            points: r
+                .samples
+                .iter()
+                .map(|x| (x.t, x.cgroups.get(i).map_or(0, |g| g.current) as f64))
+                .collect(),
+        })
+        .collect();
+    let limits = r
+        .cgroup_paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // A step line: each limit holds until the next sample.
+            let mut points = Vec::new();
+            let mut prev: Option<u64> = None;
+            for x in &r.samples {
+                let max = x.cgroups.get(i).and_then(|g| g.max);
+                if let (Some(a), Some(b)) = (prev, max) {
+                    if a != b {
+                        points.push((x.t, a as f64));
+                    }
+                }
+                if let Some(m) = max {
+                    points.push((x.t, m as f64));
+                }
+                prev = max;
+            }
+            Series {
+                name: format!("{p} max"),
+                points,
+            }
+        })
+        .collect();
+    Chart {
+        title: "EPC cgroups: usage (solid) against limit (dashed)".into(),
+        x_label: "time (s)".into(),
+        y_label: "pages".into(),
+        series,
+        limits,
+        hlines: vec![HLine {
+            name: format!("EPC ({} pages)", r.epc_pages),
+            y: r.epc_pages as f64,
+        }],
+    }
 }

@@ -33,10 +33,46 @@ pub struct Sample {
     pub eviction_rate: f64,
     /// Resident pages of each enclave, in scenario order.
     pub resident: Vec<u64>,
+    /// Each EPC cgroup's usage and limit, in the order of
+    /// [`RunReport::cgroup_paths`].
+    pub cgroups: Vec<CgroupSample>,
+}
+
+/// One EPC cgroup at one moment.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct CgroupSample {
+    /// Pages charged to it and its descendants.
+    pub current: u64,
+    /// Its own limit (`None`: unlimited).
+    pub max: Option<u64>,
+}
+
+/// One EPC cgroup at the end of a run (the `cgroups` object of
+/// `report.json`, keyed by path).
+#[derive(Clone, Debug, Serialize)]
+pub struct CgroupReport {
+    /// Its limit in pages when the run ended (`None`: unlimited, `"max"`).
+    pub max: Option<u64>,
+    /// Its protection in pages.
+    pub low: u64,
+    /// Pages charged to it and its descendants when the workers stopped.
+    pub current: u64,
+    /// The highest `current` it reached.
+    pub peak: u64,
+    /// Times a charge would have passed its limit (`misc.events` `max`),
+    /// since it was created (the builds included).
+    pub events_max: u64,
+    /// Pages evicted from its own reclaimable list since it was created
+    /// (the builds included).
+    pub evicted: u64,
+    /// Faults of the enclaves charged to it (not its descendants').
+    pub faults: u64,
+    /// The policy of its reclaimable list.
+    pub policy: String,
 }
 
 /// The result of the integrity check.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Integrity {
     /// Pages read back at the end.
     pub pages_checked: u64,
@@ -47,8 +83,15 @@ pub struct Integrity {
     /// Enclaves killed during the run (their pages are not checked: a
     /// killed enclave's memory is gone, as after Linux's SIGBUS).
     pub enclaves_killed: u64,
-    /// No page read back wrong (a killed enclave is reported, not silent
-    /// corruption, so it does not count here).
+    /// Pages still allocated after every enclave was destroyed and the
+    /// manager shut down (0: nothing leaked, every group back to 0).
+    pub pages_leaked: u64,
+    /// What the manager's own consistency check (`validate()`) found after
+    /// the teardown, if anything.
+    pub manager_error: Option<String>,
+    /// No page read back wrong, nothing leaked and the manager consistent
+    /// (a killed or failed enclave is reported, not corruption, so it does
+    /// not count here).
     pub ok: bool,
 }
 
@@ -92,11 +135,23 @@ pub struct EnclaveReport {
     pub threads: u32,
     /// Accesses its threads made.
     pub accesses: u64,
-    /// Whether it was killed.
+    /// Seconds from the start of the run when it started: 0 for an
+    /// enclave there from the start, the time of its `start_enclave` event
+    /// otherwise; `None` if the run ended before it.
+    pub started_at: Option<f64>,
+    /// Seconds from the start of the run when a `stop_enclave` event
+    /// destroyed it, if one did.
+    pub stopped_at: Option<f64>,
+    /// Why it could not run (no memory for it), if it could not. Not an
+    /// error of the run: the others go on, and the run still succeeds.
+    pub failed: Option<String>,
+    /// Whether the enclave layer killed it (a `stop_enclave` is not a
+    /// kill).
     pub killed: bool,
     /// Why, if it was.
     pub kill_reason: Option<String>,
-    /// The error that stopped one of its threads, if any.
+    /// The error that stopped one of its threads, if any (other than
+    /// `failed`, a kill, or its destruction by `stop_enclave`).
     pub error: Option<String>,
     /// Resident data pages at the end.
     pub resident_pages_at_end: u64,
@@ -104,6 +159,24 @@ pub struct EnclaveReport {
     pub backing_bytes: u64,
     /// Its own counters.
     pub counters: CounterMap,
+}
+
+/// One event of the scenario's timeline and when it happened.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventReport {
+    /// When it was due, in seconds from the start of the run.
+    pub at: f64,
+    /// Its kind (`start_enclave`, `stop_enclave`, ...).
+    pub kind: String,
+    /// The enclave it is about, if any.
+    pub enclave: Option<String>,
+    /// The group it is about, if any.
+    pub cgroup: Option<String>,
+    /// What it does, in words (`enclave "x"`, `/a max 150`).
+    pub detail: String,
+    /// When the runner applied it, in seconds from the start; `None` if
+    /// the run ended first.
+    pub applied_at: Option<f64>,
 }
 
 /// Everything `epc run` found.
@@ -154,9 +227,16 @@ pub struct RunReport {
     pub integrity: Integrity,
     /// Per enclave.
     pub enclaves: Vec<EnclaveReport>,
+    /// Per EPC cgroup, by path (the root `/` always).
+    pub cgroups: BTreeMap<String, CgroupReport>,
+    /// The timeline, in time order (empty without `[[event]]` tables).
+    pub events: Vec<EventReport>,
     /// Enclave names, for the time series columns.
     #[serde(skip)]
     pub enclave_names: Vec<String>,
+    /// Group paths, root first, for the time series columns.
+    #[serde(skip)]
+    pub cgroup_paths: Vec<String>,
     /// The time series (in `timeseries.csv`, not in the JSON).
     #[serde(skip)]
     pub samples: Vec<Sample>,

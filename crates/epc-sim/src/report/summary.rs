@@ -1,6 +1,7 @@
 //! The summary table a person reads after a run: counters from every
 //! layer, fault latency, swap throughput, modelled cycles beside wall
-//! time, the backing store and the integrity result.
+//! time, the backing store, each enclave and EPC cgroup, the timeline and
+//! the integrity result.
 
 use super::RunReport;
 use std::fmt::Write as _;
@@ -124,15 +125,28 @@ pub fn run_summary(r: &RunReport) -> Table {
     t.row("", "enclaves".to_string());
     for e in &r.enclaves {
         let g = |k: &str| e.counters.get(k).copied().unwrap_or(0);
+        let mut life = String::new();
+        match e.started_at {
+            Some(t) if t > 0.0 => life += &format!(", started at {t:.2} s"),
+            Some(_) => {}
+            None => life += ", never started",
+        }
+        if let Some(t) = e.stopped_at {
+            life += &format!(", stopped at {t:.2} s");
+        }
         t.row(
             e.name.clone(),
             format!(
-                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{}",
+                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{life}{}{}",
                 e.pages,
                 e.threads,
                 e.accesses,
                 g("faults"),
                 e.resident_pages_at_end,
+                match &e.failed {
+                    Some(why) => format!(", FAILED: {why}"),
+                    None => String::new(),
+                },
                 match (&e.kill_reason, &e.error) {
                     (Some(k), _) => format!(", KILLED: {k}"),
                     (None, Some(err)) => format!(", error: {err}"),
@@ -140,6 +154,43 @@ pub fn run_summary(r: &RunReport) -> Table {
                 }
             ),
         );
+    }
+    t.row("", "EPC cgroups (pages)".to_string());
+    t.row(
+        "path",
+        format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}  policy",
+            "max", "low", "current", "peak", "events_max", "evicted", "faults"
+        ),
+    );
+    for (path, g) in &r.cgroups {
+        t.row(
+            path.clone(),
+            format!(
+                "{:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}  {}",
+                g.max.map_or("max".to_string(), |m| m.to_string()),
+                g.low,
+                g.current,
+                g.peak,
+                g.events_max,
+                g.evicted,
+                g.faults,
+                g.policy
+            ),
+        );
+    }
+    if !r.events.is_empty() {
+        t.row("", "timeline".to_string());
+        for ev in &r.events {
+            let what = &ev.detail;
+            t.row(
+                format!("{:.2} s", ev.at),
+                match ev.applied_at {
+                    Some(a) => format!("{} {what} (applied at {a:.2} s)", ev.kind),
+                    None => format!("{} {what} (not applied: the run ended first)", ev.kind),
+                },
+            );
+        }
     }
     t.row("", "integrity".to_string());
     t.row(
@@ -155,6 +206,14 @@ pub fn run_summary(r: &RunReport) -> Table {
                 n => format!(" ({n} enclave(s) killed, not checked: see above)"),
             }
         ),
+    );
+    t.row(
+        "teardown",
+        match (&r.integrity.manager_error, r.integrity.pages_leaked) {
+            (None, 0) => "every page free again, manager consistent".to_string(),
+            (None, n) => format!("FAILED: {n} pages still allocated"),
+            (Some(e), n) => format!("FAILED: {n} pages still allocated; manager: {e}"),
+        },
     );
     t
 }

@@ -3,20 +3,28 @@
 //! [`crate::report::RunReport`].
 //!
 //! The counters in the report cover the run alone: the enclave counters
-//! are reset and the manager and ledger snapshotted after the build, and
-//! the final integrity check comes after the last snapshot.
+//! are reset and the manager and ledger snapshotted after the build of the
+//! enclaves there from the start (an enclave started by a timeline event is
+//! built during the run, and its build counts), and the final integrity
+//! check comes after the last snapshot.
 
+mod finish;
+mod groups;
+mod sample;
+mod slot;
 mod system;
+mod timeline;
 mod worker;
 
 use crate::metrics::{self, MmDelta, Percentiles};
-use crate::report::{EnclaveReport, Integrity, LatencyNs, PagesAtEnd, RunReport, Sample, Swap};
+use crate::report::{LatencyNs, PagesAtEnd, RunReport, Swap};
 use crate::scenario::Scenario;
 use crate::SimError;
-use epc_enclave::EnclaveCounters;
+use slot::{RunContext, Slot};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timeline::{Timeline, World};
 
 /// What the runner tells its caller while it runs.
 #[derive(Clone, Copy, Debug)]
@@ -55,17 +63,37 @@ impl std::fmt::Debug for RunOptions {
 /// Runs `s` and reports.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     let (machine, mm) = system::machine_and_manager(s)?;
+    let groups = Arc::new(groups::Groups::create(&mm, s)?);
     let tell = |p: Progress| {
         if let Some(f) = &opts.progress {
             f(p);
         }
     };
+    let mut ctx = RunContext {
+        machine: machine.clone(),
+        mm: mm.clone(),
+        stop: opts.stop.clone(),
+        accesses: Arc::new(AtomicU64::new(0)),
+        start: Instant::now(),
+        deadline: None,
+        groups: groups.clone(),
+    };
+    let slots: Vec<Arc<Slot>> = s
+        .enclaves
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| Arc::new(Slot::new(i, spec.clone())))
+        .collect();
+
+    // Build the enclaves there from the start; the others are built when
+    // their `start_enclave` event comes.
     let build_start = Instant::now();
-    let stopped = || opts.stop.load(Ordering::Relaxed);
-    let total_pages: u64 = s.enclaves.iter().map(|e| e.pages).sum();
-    let mut enclaves = Vec::new();
+    let at_start: Vec<usize> = (0..slots.len())
+        .filter(|&i| s.start_at(i).is_none())
+        .collect();
+    let total_pages: u64 = at_start.iter().map(|&i| s.enclaves[i].pages).sum();
     let mut built = 0;
-    for (i, spec) in s.enclaves.iter().enumerate() {
+    for &i in &at_start {
         tell(Progress {
             phase: "build",
             elapsed: build_start.elapsed().as_secs_f64(),
@@ -74,81 +102,64 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             faults: 0,
             free_pages: mm.free_pages() as u64,
         });
-        enclaves.push(system::build_enclave(&machine, &mm, i, spec, &stopped)?);
-        built += spec.pages;
+        slots[i].build(&ctx)?;
+        if opts.stop.load(Ordering::Relaxed) {
+            return Err(SimError::input("interrupted while building the enclaves"));
+        }
+        built += s.enclaves[i].pages;
     }
     let build_seconds = build_start.elapsed().as_secs_f64();
-    for e in &enclaves {
+    for e in slots.iter().filter_map(|s| s.enclave()) {
         e.reset_counters();
     }
     let mm0 = mm.counters();
     let ledger0 = machine.ledger().snapshot();
 
-    // Start the workers.
-    let deadline = s.duration_seconds.map(Duration::from_secs_f64);
-    let accesses = Arc::new(AtomicU64::new(0));
-    let mut handles = Vec::new();
-    for (i, spec) in s.enclaves.iter().enumerate() {
-        for t in 0..spec.threads {
-            let job = worker::WorkerJob {
-                enclave_index: i,
-                enclave: enclaves[i].clone(),
-                thread: t,
-                pages: spec.pages,
-                workload: spec.workload.clone(),
-                deadline,
-                stop: opts.stop.clone(),
-                accesses: accesses.clone(),
-            };
-            let h = std::thread::Builder::new()
-                .name(format!("{}-{t}", spec.name))
-                .spawn(move || worker::run(job))
-                .map_err(|e| SimError::system(format!("spawning a thread: {e}")))?;
-            handles.push(h);
-        }
+    // Start the workers, then follow the timeline and sample until every
+    // thread is done and no enclave is still to start.
+    ctx.start = Instant::now();
+    ctx.deadline = s
+        .duration_seconds
+        .map(|d| ctx.start + Duration::from_secs_f64(d));
+    let start = ctx.start;
+    let mut world = World {
+        ctx: ctx.clone(),
+        slots: slots.clone(),
+        drivers: Vec::new(),
+    };
+    for &i in &at_start {
+        slots[i].mark_started(0.0);
+        world
+            .drivers
+            .push(slot::spawn_driver(slots[i].clone(), ctx.clone(), false)?);
     }
+    let mut timeline = Timeline::new(&s.events);
     let expected = expected_seconds(s);
     let expected_accesses = expected_accesses(s);
-    let start = Instant::now();
     let sample_every = Duration::from_millis(s.sample_ms);
-    let mut samples: Vec<Sample> = Vec::new();
-    let mut last = (0u64, 0u64, 0u64, 0.0f64);
-    let mut take = |samples: &mut Vec<Sample>| {
-        let t = start.elapsed().as_secs_f64();
-        let c = mm.counters();
-        let enc = sum_counters(&enclaves);
-        let resident: Vec<u64> = enclaves.iter().map(|e| e.usage().resident as u64).collect();
-        let dt = (t - last.3).max(1e-9);
-        let (faults, evictions, eldu) = (
-            enc.faults - last.0,
-            c.evicted - mm0.evicted - last.1,
-            enc.eldu - last.2,
-        );
-        samples.push(Sample {
-            t,
-            free_pages: c.free_pages,
-            reclaimable_pages: c.reclaimable_pages,
-            faults,
-            evictions,
-            eldu,
-            fault_rate: faults as f64 / dt,
-            eviction_rate: evictions as f64 / dt,
-            resident,
-        });
-        last = (enc.faults, c.evicted - mm0.evicted, enc.eldu, t);
-        (enc.faults, c.free_pages)
-    };
-    take(&mut samples);
+    let mut sampler = sample::Sampler::new(start, mm0.evicted);
+    sampler.take(&mm, &slots, &groups);
     let mut next = sample_every;
-    while handles.iter().any(|h| !h.is_finished()) {
+    loop {
         let now = start.elapsed();
+        let stopped = opts.stop.load(Ordering::Relaxed);
+        if !stopped {
+            timeline.apply_due(now.as_secs_f64(), &mut world)?;
+        }
+        let running = world.drivers.iter().any(|h| !h.is_finished());
+        if !running && (stopped || !timeline.start_pending(s.duration_seconds)) {
+            break;
+        }
         if now < next {
-            std::thread::sleep((next - now).min(Duration::from_millis(20)));
+            let until_event = timeline.next_at().map_or(Duration::MAX, |t| {
+                Duration::from_secs_f64(t).saturating_sub(now)
+            });
+            std::thread::sleep((next - now).min(until_event).min(Duration::from_millis(20)));
             continue;
         }
         next += sample_every;
-        let (faults, free) = take(&mut samples);
-        let done = accesses.load(Ordering::Relaxed);
+        let (faults, free) = sampler.take(&mm, &slots, &groups);
+        let done = ctx.accesses.load(Ordering::Relaxed);
         let by_time = expected.map_or(0.0, |e| now.as_secs_f64() / e);
         let by_count = expected_accesses.map_or(0.0, |n| done as f64 / n as f64);
         tell(Progress {
@@ -161,18 +172,18 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         });
     }
     let mut results = Vec::new();
-    for h in handles {
-        results.push(
+    for h in world.drivers {
+        results.extend(
             h.join()
-                .map_err(|_| SimError::system("a workload thread panicked"))?,
+                .map_err(|_| SimError::system("an enclave driver thread panicked"))??,
         );
     }
-    take(&mut samples);
+    sampler.take(&mm, &slots, &groups);
+    let samples = sampler.samples;
     let wall_seconds = start.elapsed().as_secs_f64();
     let mm1 = mm.counters();
     let ledger = machine.ledger().snapshot().since(&ledger0);
-    let enc_total = sum_counters(&enclaves);
-    let per_enclave: Vec<EnclaveCounters> = enclaves.iter().map(|e| e.counters()).collect();
+    let enc_total = sample::sum_counters(&slots);
     let mmd = MmDelta::between(&mm0, &mm1);
     let counters = metrics::system_map(&enc_total, &mmd, &ledger);
 
@@ -180,7 +191,11 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     for r in &results {
         let _ = latency.add(&r.latency);
     }
-    let backing_bytes: u64 = enclaves.iter().map(|e| e.usage().backing_bytes).sum();
+    let backing_bytes: u64 = slots
+        .iter()
+        .filter_map(|s| s.enclave())
+        .map(|e| e.usage().backing_bytes)
+        .sum();
     let interrupted = opts.stop.load(Ordering::Relaxed);
 
     // Integrity: read every page back (not counted above).
@@ -188,49 +203,17 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         phase: "verify",
         elapsed: 0.0,
         fraction: 0.0,
-        accesses: accesses.load(Ordering::Relaxed),
+        accesses: ctx.accesses.load(Ordering::Relaxed),
         faults: enc_total.faults,
         free_pages: mm.free_pages() as u64,
     });
-    let mut integrity = Integrity::default();
-    let mut reports = Vec::new();
-    for (i, (e, spec)) in enclaves.iter().zip(&s.enclaves).enumerate() {
-        let mine: Vec<&worker::WorkerResult> = results.iter().filter(|r| r.enclave == i).collect();
-        let corrupt_reads: u64 = mine.iter().map(|r| r.corrupt_reads).sum();
-        integrity.corrupt_reads += corrupt_reads;
-        let mut error = mine.iter().find_map(|r| r.error.clone());
-        if e.killed().is_none() {
-            match worker::verify(i, e, spec.pages, &mine) {
-                Ok((checked, corrupt)) => {
-                    integrity.pages_checked += checked;
-                    integrity.corrupt += corrupt;
-                }
-                Err(err) => error = error.or(Some(format!("verification: {err}"))),
-            }
-        }
-        let usage = e.usage();
-        reports.push(EnclaveReport {
-            name: spec.name.clone(),
-            pages: spec.pages,
-            threads: spec.threads,
-            accesses: mine.iter().map(|r| r.accesses).sum(),
-            killed: e.killed().is_some(),
-            kill_reason: e.killed().map(|k| k.to_string()),
-            error,
-            resident_pages_at_end: samples
-                .last()
-                .and_then(|x| x.resident.get(i).copied())
-                .unwrap_or(usage.resident as u64),
-            backing_bytes: usage.backing_bytes,
-            counters: metrics::enclave_map(&per_enclave[i]),
-        });
-    }
-    integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
-    integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
-    for e in &enclaves {
+    let cgroups = groups.report(&mm, &slots);
+    let (reports, mut integrity) = finish::check_and_report(&slots, &results, &samples);
+    for e in slots.iter().filter_map(|s| s.enclave()) {
         e.destroy();
     }
     mm.shutdown();
+    finish::check_teardown(&mm, &mut integrity);
 
     let eldu = counters.get("eldu").copied().unwrap_or(0);
     let ewb = counters.get("ewb").copied().unwrap_or(0);
@@ -269,24 +252,23 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         },
         integrity,
         enclaves: reports,
+        cgroups,
+        events: finish::event_reports(s, timeline.applied()),
         enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),
+        cgroup_paths: groups.paths().to_vec(),
         samples,
     })
 }
 
-fn sum_counters(enclaves: &[Arc<epc_enclave::Enclave>]) -> EnclaveCounters {
-    enclaves.iter().fold(EnclaveCounters::default(), |a, e| {
-        metrics::add_enclave(&a, &e.counters())
-    })
-}
-
-/// How long the run should take, if any workload is timed.
+/// How long the run should take, if any workload is timed: the latest end
+/// of a timed workload, counted from its enclave's start.
 fn expected_seconds(s: &Scenario) -> Option<f64> {
     let longest = s
         .enclaves
         .iter()
-        .filter_map(|e| match e.workload.length {
-            crate::workload::Length::Seconds(x) => Some(x),
+        .enumerate()
+        .filter_map(|(i, e)| match e.workload.length {
+            crate::workload::Length::Seconds(x) => Some(x + s.start_at(i).unwrap_or(0.0)),
             crate::workload::Length::Accesses(_) => None,
         })
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));

@@ -4,9 +4,9 @@
 
 use crate::scenario::{EnclaveSpec, Scenario};
 use crate::SimError;
-use epc_enclave::{Enclave, EnclaveConfig};
+use epc_enclave::{Enclave, EnclaveConfig, EnclaveError};
 use epc_hw::{LinearAddress, Machine, MachineConfig, NodeId, Perms, PAGE_SIZE};
-use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit};
+use epc_mm::{AllocError, EpcManager, GroupId, ManagerConfig, ReclaimPermit};
 use std::sync::Arc;
 
 /// The word every data page holds at offset 0: a function of the enclave
@@ -59,29 +59,57 @@ pub(crate) fn machine_and_manager(
     Ok((machine, Arc::new(mm)))
 }
 
-/// Builds and initializes enclave number `index` of the scenario.
+/// Whether `e` says the enclave could not have the memory it needs: nothing
+/// free or reclaimable in the EPC, its group's subtree at its limit with
+/// nothing reclaimable, or reclaim that kept making no progress.
+pub(crate) fn lacks_memory(e: &EnclaveError) -> bool {
+    matches!(
+        e,
+        EnclaveError::Alloc(AllocError::NoMemory | AllocError::Busy)
+            | EnclaveError::GroupLimit { .. }
+    )
+}
+
+/// Why an enclave could not be built.
+#[derive(Debug)]
+pub(crate) enum BuildError {
+    /// No EPC page could be had: the enclave fails, the run goes on.
+    NoMemory(String),
+    /// The caller asked to stop (Ctrl-C, or the enclave was stopped).
+    GaveUp,
+    /// A leaf failed where it should not: a bug, the run stops.
+    System(SimError),
+}
+
+/// Builds and initializes enclave number `index` of the scenario, its
+/// pages charged to `group`; `stop` is asked now and then whether to give
+/// up.
 pub(crate) fn build_enclave(
     machine: &Arc<Machine>,
     mm: &Arc<EpcManager>,
     index: usize,
     spec: &EnclaveSpec,
+    group: GroupId,
     stop: &dyn Fn() -> bool,
-) -> Result<Arc<Enclave>, SimError> {
+) -> Result<Arc<Enclave>, BuildError> {
     let mut permit = ReclaimPermit::new();
     let threads = u64::from(spec.threads);
     let mut cfg = EnclaveConfig::for_pages(spec.pages + 2 * threads);
     cfg.node = NodeId(spec.node);
-    let fail = |what: &str, e: epc_enclave::EnclaveError| {
-        SimError::system(format!("building enclave {:?}: {what}: {e}", spec.name))
+    cfg.group = group;
+    let fail = |what: &str, e: EnclaveError| match e {
+        e if lacks_memory(&e) => BuildError::NoMemory(format!("building: {what}: {e}")),
+        e => BuildError::System(SimError::system(format!(
+            "building enclave {:?}: {what}: {e}",
+            spec.name
+        ))),
     };
     let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit)
         .map_err(|e| fail("ECREATE", e))?;
     let mut page = Box::new([0u8; 4096]);
     for i in 0..spec.pages {
         if i % 1024 == 0 && stop() {
-            return Err(SimError::Input(
-                "interrupted while building the enclaves".into(),
-            ));
+            return Err(BuildError::GaveUp);
         }
         page[..8].copy_from_slice(&tag(index, i).to_le_bytes());
         e.add_page(data_addr(&e, i), Perms::RW, &page, &mut permit)

@@ -25,7 +25,7 @@ pub(crate) struct WorkerResult {
     /// Last value written per page (0: never written).
     pub(crate) written: Vec<u64>,
     /// The error that ended it early (the enclave was killed, say).
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<EnclaveError>,
 }
 
 /// Where a worker runs and when it stops.
@@ -35,7 +35,9 @@ pub(crate) struct WorkerJob {
     pub(crate) thread: u32,
     pub(crate) pages: u64,
     pub(crate) workload: WorkloadSpec,
-    pub(crate) deadline: Option<Duration>,
+    /// When the run ends (`duration_seconds`), whenever this thread
+    /// started.
+    pub(crate) deadline: Option<Instant>,
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) accesses: Arc<AtomicU64>,
 }
@@ -60,7 +62,7 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
     let mut th = match job.enclave.thread() {
         Ok(t) => t,
         Err(e) => {
-            out.error = Some(e.to_string());
+            out.error = Some(e);
             return out;
         }
     };
@@ -69,14 +71,14 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
         Length::Accesses(n) => (n, None),
         Length::Seconds(s) => (u64::MAX, Some(Duration::from_secs_f64(s))),
     };
-    let deadline = match (own_time, job.deadline) {
+    let start = Instant::now();
+    let deadline = match (own_time.map(|d| start + d), job.deadline) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let start = Instant::now();
     let mut serial = 0u64;
     'run: while out.accesses < limit {
-        if job.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| start.elapsed() >= d) {
+        if job.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         let chunk = 64.min(limit - out.accesses);
@@ -95,7 +97,7 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
                 })
             };
             if let Err(e) = r {
-                out.error = Some(e.to_string());
+                out.error = Some(e);
                 break 'run;
             }
             out.accesses += 1;

@@ -1,9 +1,15 @@
 //! Scenarios: an EPC, a manager, and enclaves with their threads and
 //! workloads. A scenario comes from a TOML file (format in
 //! `docs/SCENARIOS.md`, parsed and checked in `parse.rs`) or is the built-in
-//! default ([`Scenario::default_run`]).
+//! default ([`Scenario::default_run`]). Its timeline (`[[event]]`
+//! tables) is in `event.rs`.
 
+mod cgroup;
+mod event;
 mod parse;
+
+pub use cgroup::{CgroupSpec, ROOT as ROOT_CGROUP};
+pub use event::{Event, EventKind};
 
 use crate::workload::{Length, Pattern, WorkloadSpec};
 use epc_hw::{CostTable, SectionConfig, VA_SLOTS_PER_PAGE};
@@ -22,6 +28,9 @@ pub struct EnclaveSpec {
     pub node: u16,
     /// What every thread runs (each with its own seed, derived from this).
     pub workload: WorkloadSpec,
+    /// The path of the EPC cgroup its pages are charged to (`/`: the
+    /// root).
+    pub cgroup: String,
 }
 
 /// Everything a run needs.
@@ -52,6 +61,10 @@ pub struct Scenario {
     pub deterministic: bool,
     /// The enclaves.
     pub enclaves: Vec<EnclaveSpec>,
+    /// The EPC cgroups besides the root, parents first.
+    pub cgroups: Vec<CgroupSpec>,
+    /// The timeline, in time order.
+    pub events: Vec<Event>,
 }
 
 impl Scenario {
@@ -72,6 +85,7 @@ impl Scenario {
             threads: 2,
             node: 0,
             workload,
+            cgroup: ROOT_CGROUP.to_owned(),
         };
         Scenario {
             name: "default".into(),
@@ -129,6 +143,8 @@ impl Scenario {
                     ),
                 ),
             ],
+            cgroups: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -143,6 +159,15 @@ impl Scenario {
         let text = std::fs::read_to_string(path)
             .map_err(|e| crate::SimError::input(format!("{}: {e}", path.display())))?;
         parse::parse(&text, &path.display().to_string())
+    }
+
+    /// When enclave `i` starts: `Some(seconds)` if an event starts it,
+    /// `None` if it starts with the run.
+    pub fn start_at(&self, i: usize) -> Option<f64> {
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::StartEnclave { enclave } if enclave == i => Some(e.at),
+            _ => None,
+        })
     }
 
     /// Total EPC pages.

@@ -20,6 +20,11 @@ struct RawScenario {
     costs: Option<BTreeMap<String, u64>>,
     #[serde(default)]
     enclave: Vec<RawEnclave>,
+    #[serde(default)]
+    cgroup: Vec<super::cgroup::RawCgroup>,
+    /// Kept as tables: each kind takes its own fields (`event.rs`).
+    #[serde(default)]
+    event: Vec<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +60,7 @@ struct RawEnclave {
     pages: u64,
     threads: Option<u32>,
     node: Option<u16>,
+    cgroup: Option<String>,
     workload: RawWorkload,
 }
 
@@ -146,6 +152,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
             ));
         }
     }
+    let cgroups = super::cgroup::parse_cgroups(&raw.cgroup).map_err(|(f, why)| bad(&f, why))?;
+    let paths: Vec<String> = cgroups.iter().map(|c| c.path.clone()).collect();
     if raw.enclave.is_empty() {
         return Err(bad("enclave", "at least one [[enclave]] is needed".into()));
     }
@@ -171,14 +179,32 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
         }
         let workload = workload(&e.workload, &f("workload"), e.pages, true)
             .map_err(|(field, why)| bad(&field, why))?;
+        let cgroup = e
+            .cgroup
+            .clone()
+            .unwrap_or_else(|| super::ROOT_CGROUP.to_owned());
+        if cgroup != super::ROOT_CGROUP && !paths.contains(&cgroup) {
+            return Err(bad(
+                &f("cgroup"),
+                format!("no [[cgroup]] has the path {cgroup:?}"),
+            ));
+        }
         enclaves.push(EnclaveSpec {
             name: e.name.clone().unwrap_or_else(|| format!("enclave{i}")),
             pages: e.pages,
             threads,
             node,
             workload,
+            cgroup,
         });
     }
+    let names: Vec<String> = enclaves.iter().map(|e| e.name.clone()).collect();
+    let known = super::event::Known {
+        enclaves: &names,
+        cgroups: &paths,
+        duration: raw.duration_seconds,
+    };
+    let events = super::event::parse_events(raw.event, &known, origin)?;
     let s = Scenario {
         name: raw.name.unwrap_or_else(|| origin.to_owned()),
         duration_seconds: raw.duration_seconds,
@@ -192,6 +218,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
         policy,
         deterministic: m.deterministic.unwrap_or(false),
         enclaves,
+        cgroups,
+        events,
     };
     if s.batch == 0 {
         return Err(bad("manager.batch", "must be at least 1".into()));

@@ -1,0 +1,110 @@
+//! The end of a run: every live enclave's pages read back, and what each
+//! enclave and each timeline event came to.
+
+use super::slot::Slot;
+use super::system::lacks_memory;
+use super::worker::{self, WorkerResult};
+use crate::metrics;
+use crate::report::{EnclaveReport, EventReport, Integrity, Sample};
+use crate::scenario::Scenario;
+use epc_enclave::{EnclaveCounters, EnclaveError, KillReason};
+use epc_mm::EpcManager;
+use std::sync::Arc;
+
+/// Checks every page of each enclave still alive and reports on each.
+pub(crate) fn check_and_report(
+    slots: &[Arc<Slot>],
+    results: &[WorkerResult],
+    samples: &[Sample],
+) -> (Vec<EnclaveReport>, Integrity) {
+    let mut integrity = Integrity::default();
+    let mut reports = Vec::new();
+    for slot in slots {
+        let i = slot.index;
+        let mine: Vec<&WorkerResult> = results.iter().filter(|r| r.enclave == i).collect();
+        let corrupt_reads: u64 = mine.iter().map(|r| r.corrupt_reads).sum();
+        integrity.corrupt_reads += corrupt_reads;
+        let stopped = slot.was_stopped();
+        let mut failed = slot.build_failure();
+        let mut error = None;
+        for e in mine.iter().filter_map(|r| r.error.as_ref()) {
+            match e {
+                e if lacks_memory(e) => {
+                    failed.get_or_insert_with(|| e.to_string());
+                }
+                // Its destruction by `stop_enclave` is how its threads end.
+                EnclaveError::Killed(KillReason::Destroyed) if stopped => {}
+                e => {
+                    error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        let enclave = slot.enclave();
+        let counters = enclave.map_or_else(EnclaveCounters::default, |e| e.counters());
+        let kill = enclave
+            .and_then(|e| e.killed())
+            .filter(|k| !(stopped && *k == KillReason::Destroyed));
+        if let Some(e) = enclave.filter(|e| e.killed().is_none()) {
+            match worker::verify(i, e, slot.spec.pages, &mine) {
+                Ok((checked, corrupt)) => {
+                    integrity.pages_checked += checked;
+                    integrity.corrupt += corrupt;
+                }
+                Err(err) if lacks_memory(&err) => {
+                    failed.get_or_insert_with(|| format!("verification: {err}"));
+                }
+                Err(err) => {
+                    error.get_or_insert_with(|| format!("verification: {err}"));
+                }
+            }
+        }
+        let usage = enclave.map(|e| e.usage());
+        reports.push(EnclaveReport {
+            name: slot.spec.name.clone(),
+            pages: slot.spec.pages,
+            threads: slot.spec.threads,
+            accesses: mine.iter().map(|r| r.accesses).sum(),
+            started_at: slot.started_at(),
+            stopped_at: slot.stopped_at(),
+            failed,
+            killed: kill.is_some(),
+            kill_reason: kill.map(|k| k.to_string()),
+            error,
+            resident_pages_at_end: samples
+                .last()
+                .and_then(|x| x.resident.get(i).copied())
+                .unwrap_or_else(|| usage.map_or(0, |u| u.resident as u64)),
+            backing_bytes: usage.map_or(0, |u| u.backing_bytes),
+            counters: metrics::enclave_map(&counters),
+        });
+    }
+    integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
+    integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
+    (reports, integrity)
+}
+
+/// After every enclave is destroyed and the manager shut down: every page
+/// must be free again (so every group's usage is 0), and the manager's own
+/// check (`validate()`, which recomputes each group's usage from page
+/// ownership) must hold. Records both in `integrity`.
+pub(crate) fn check_teardown(mm: &EpcManager, integrity: &mut Integrity) {
+    integrity.pages_leaked = (mm.total_pages() - mm.free_pages()) as u64;
+    integrity.manager_error = mm.validate().err().map(|e| e.to_string());
+    integrity.ok &= integrity.pages_leaked == 0 && integrity.manager_error.is_none();
+}
+
+/// The timeline as it happened: each event of `s` and when it was applied.
+pub(crate) fn event_reports(s: &Scenario, applied: &[Option<f64>]) -> Vec<EventReport> {
+    s.events
+        .iter()
+        .zip(applied)
+        .map(|(e, &applied_at)| EventReport {
+            at: e.at,
+            kind: e.kind.name().to_owned(),
+            enclave: e.kind.enclave().map(|i| s.enclaves[i].name.clone()),
+            cgroup: e.kind.cgroup().map(str::to_owned),
+            detail: e.kind.describe(&s.enclaves),
+            applied_at,
+        })
+        .collect()
+}
