@@ -24,7 +24,7 @@ use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::{leaf, EnclaveError};
 use crate::state::{PageRecord, Residency, SecsState};
-use epc_hw::{Event, Fault, GpCause, LeafError, LinearAddress, Perms, SecInfo};
+use epc_hw::{Fault, GpCause, LeafError, LinearAddress, Perms, SecInfo};
 use epc_mm::{EpcPage, ReclaimPermit};
 
 impl Enclave {
@@ -56,14 +56,12 @@ impl Enclave {
     }
 
     /// Adds a fresh page at `addr` (EAUG). `Ok(false)` if another thread
-    /// added one first (nothing was done). Counts a fault.
+    /// added one first (nothing was done).
     pub(crate) fn augment(
         &self,
         addr: LinearAddress,
         permit: &mut ReclaimPermit,
     ) -> Result<bool, EnclaveError> {
-        bump(&self.cells.faults);
-        self.machine.ledger().charge(Event::KernelFault);
         let addr = addr.page();
         let ahead = {
             let mut inner = self.lock(permit);

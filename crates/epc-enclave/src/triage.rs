@@ -49,25 +49,31 @@ impl Enclave {
         self.check_alive()?;
         let r = match pf.cause {
             FaultCause::NotPresent if self.may_augment(pf.page) => {
-                if self.augment(pf.page, permit)? {
-                    Ok(Resolution::Augmented)
-                } else {
-                    // Another thread added it first: an ordinary fault.
-                    self.handle_fault(pf.page, pf.write, permit)
-                        .map(|()| Resolution::Retry)
+                match self.augment(pf.page, permit) {
+                    Ok(true) => {
+                        self.count_fault();
+                        Ok(Resolution::Augmented)
+                    }
+                    // Another thread added it first: an ordinary fault
+                    // (which `handle_fault` counts).
+                    Ok(false) => self
+                        .handle_fault(pf.page, pf.write, permit)
+                        .map(|()| Resolution::Retry),
+                    Err(e) => {
+                        self.count_fault();
+                        Err(e)
+                    }
                 }
             }
             cause if cause.is_retryable() => self
                 .handle_fault(pf.page, pf.write, permit)
                 .map(|()| Resolution::Retry),
             FaultCause::Pending => {
-                bump(&self.cells.faults);
-                self.machine.ledger().charge(Event::KernelFault);
+                self.count_fault();
                 Ok(Resolution::Accept)
             }
             cause => {
-                bump(&self.cells.faults);
-                self.machine.ledger().charge(Event::KernelFault);
+                self.count_fault();
                 Err(EnclaveError::AccessViolation {
                     addr: pf.page,
                     why: describe(cause),
@@ -78,6 +84,15 @@ impl Enclave {
             bump(&self.cells.access_errors);
         }
         r
+    }
+}
+
+impl Enclave {
+    /// Counts a fault this layer handled (`handle_fault`
+    /// counts its own).
+    fn count_fault(&self) {
+        bump(&self.cells.faults);
+        self.machine.ledger().charge(Event::KernelFault);
     }
 }
 
