@@ -293,3 +293,28 @@ fn bad_cgroups_name_the_file_and_field() {
         "event.toml: event[0].cgroup: no [[cgroup]] has the path \"/b\"",
     );
 }
+
+#[test]
+fn bad_edmm_fields_name_the_field() {
+    let dir = scratch("bad_edmm");
+    let s = scenario(
+        &dir,
+        "i.toml",
+        &GOOD.replace("pages = 100", "pages = 100\ninitial_pages = 101"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "enclave[0].initial_pages",
+    );
+    let s = scenario(
+        &dir,
+        "h.toml",
+        &GOOD.replace("kind = \"uniform\"", "kind = \"heap\"\nchunk_pages = 0"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "enclave[0].workload.chunk_pages",
+    );
+    let t = trace(&dir, "t.txt", "1\n2\n");
+    bad_input(epc().args(["replay", &t, "--build", "later"]), "--build");
+}

@@ -126,6 +126,59 @@ fn deterministic_replay_equals_textbook_fifo_and_clock() {
 }
 
 #[test]
+fn lazy_build_faults_equal_textbook_misses_cold_ones_by_eaug() {
+    let mut checked = 0;
+    for (name, epc_pages) in [("cpp", 400), ("backf", 300), ("cs", 900)] {
+        let Some(path) = shared_trace(name) else {
+            continue;
+        };
+        let trace = read_trace(&path);
+        let distinct = trace.iter().collect::<HashSet<_>>().len() as u64;
+        let run = |build: &str| {
+            json(epc().args([
+                "replay",
+                path.to_str().expect("utf-8 path"),
+                "--epc-pages",
+                &epc_pages.to_string(),
+                "--policy",
+                "fifo",
+                "--deterministic",
+                "--tlb-entries",
+                "0",
+                "--build",
+                build,
+                "--json",
+            ]))
+        };
+        let (lazy, eager) = (run("lazy"), run("eager"));
+        assert_eq!(lazy["build"], "lazy");
+        let cap = lazy["capacity_pages"].as_u64().expect("capacity") as usize;
+        assert_eq!(lazy["capacity_pages"], eager["capacity_pages"], "{name}");
+        let faults = lazy["faults"].as_u64().expect("faults");
+        assert_eq!(faults, fifo_misses(&trace, cap), "{name} capacity {cap}");
+        assert_eq!(faults, eager["faults"].as_u64().unwrap(), "{name}");
+        let c = &lazy["counters"];
+        assert_eq!(c["eaug"].as_u64(), Some(distinct), "{name}: cold misses");
+        assert_eq!(c["eaccept"].as_u64(), Some(distinct), "{name}");
+        assert_eq!(
+            lazy["eldu"].as_u64(),
+            Some(faults - distinct),
+            "{name}: the other misses reload"
+        );
+        assert_eq!(lazy["corrupt_reads"], 0);
+        assert_eq!(c["access_errors"], 0);
+        // The lazy build adds two pages instead of every page: cheaper.
+        let (lb, eb) = (
+            lazy["build_cycles"].as_u64().unwrap(),
+            eager["build_cycles"].as_u64().unwrap(),
+        );
+        assert!(lb > 0 && lb < eb, "{name}: build {lb} vs {eb}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no shared trace found");
+}
+
+#[test]
 fn replay_json_contract_with_ksgxd() {
     let dir = scratch("replay_contract");
     let trace = dir.join("t.txt");
@@ -149,6 +202,9 @@ fn replay_json_contract_with_ksgxd() {
         "eldu",
         "policy",
         "epc_pages",
+        "build",
+        "build_cycles",
+        "modelled_cycles",
     ] {
         assert!(v.get(k).is_some(), "{k} missing: {v}");
     }

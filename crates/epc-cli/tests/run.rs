@@ -398,3 +398,30 @@ fn timeline_stop_during_a_late_build() {
     // 8000 pages take far longer than 20 ms to build: it never ran.
     assert_eq!(big["accesses"], 0, "{big}");
 }
+
+/// `examples/edmm.toml`: a heap enclave that grows and shrinks and a
+/// dynamic enclave growing by EAUG, together past the EPC: every SGX2
+/// counter is non-zero, no access error, integrity OK.
+#[test]
+fn edmm_scenario_shows_every_sgx2_flow_with_integrity() {
+    let dir = scratch("run_edmm");
+    let out = dir.join("report");
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        &example("edmm.toml"),
+        "--duration",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    check_run_contract(&v, &out);
+    let c = &v["counters"];
+    for k in ["eaug", "eaccept", "emodpr", "emodt", "eremove_trim", "ewb"] {
+        assert!(c[k].as_u64().unwrap() > 0, "{k}: {c}");
+    }
+    assert_eq!(c["access_errors"], 0, "{c}");
+    assert_eq!(v["integrity"]["ok"], true, "{}", v["integrity"]);
+    assert_eq!(v["integrity"]["corrupt"], 0);
+}

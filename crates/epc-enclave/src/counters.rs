@@ -17,6 +17,12 @@ pub(crate) struct Cells {
     pub(crate) secs_reloads: AtomicU64,
     pub(crate) busy_retries: AtomicU64,
     pub(crate) eremove: AtomicU64,
+    pub(crate) access_errors: AtomicU64,
+    pub(crate) eaug: AtomicU64,
+    pub(crate) eaccept: AtomicU64,
+    pub(crate) emodpr: AtomicU64,
+    pub(crate) emodt: AtomicU64,
+    pub(crate) eremove_trim: AtomicU64,
 }
 
 pub(crate) fn bump(c: &AtomicU64) {
@@ -50,6 +56,20 @@ pub struct EnclaveCounters {
     pub busy_retries: u64,
     /// Pages removed (EREMOVE) at teardown or kill.
     pub eremove: u64,
+    /// Faults that were access errors (the EPCM or the page table refuses
+    /// the access for good): reported to the thread after one fault, never
+    /// retried.
+    pub access_errors: u64,
+    /// Pages added at run time (EAUG on fault), SGX2.
+    pub eaug: u64,
+    /// Changes accepted by the enclave's threads (EACCEPT), SGX2.
+    pub eaccept: u64,
+    /// Permission restrictions (EMODPR), one per page, SGX2.
+    pub emodpr: u64,
+    /// Type changes (EMODT) to TCS or TRIM, one per page, SGX2.
+    pub emodt: u64,
+    /// Trimmed pages removed at run time (EREMOVE of accepted TRIM pages).
+    pub eremove_trim: u64,
 }
 
 impl Cells {
@@ -68,6 +88,12 @@ impl Cells {
             secs_reloads: r(&self.secs_reloads),
             busy_retries: r(&self.busy_retries),
             eremove: r(&self.eremove),
+            access_errors: r(&self.access_errors),
+            eaug: r(&self.eaug),
+            eaccept: r(&self.eaccept),
+            emodpr: r(&self.emodpr),
+            emodt: r(&self.emodt),
+            eremove_trim: r(&self.eremove_trim),
         }
     }
 
@@ -85,6 +111,12 @@ impl Cells {
             &self.secs_reloads,
             &self.busy_retries,
             &self.eremove,
+            &self.access_errors,
+            &self.eaug,
+            &self.eaccept,
+            &self.emodpr,
+            &self.emodt,
+            &self.eremove_trim,
         ] {
             c.store(0, Ordering::Relaxed);
         }

@@ -45,6 +45,11 @@ pub struct EnclaveConfig {
     /// The EPC group every page of the enclave (SECS, VA, TCS, SSA,
     /// regular) is charged to; the root by default.
     pub group: GroupId,
+    /// An SGX2 (EDMM) enclave: once initialized, an access to an address
+    /// of its range that has no page gets a fresh one (EAUG on fault),
+    /// which the faulting thread accepts (EACCEPT). Off by default: an
+    /// access to a page never added is then an access violation.
+    pub dynamic: bool,
 }
 
 impl EnclaveConfig {
@@ -58,6 +63,7 @@ impl EnclaveConfig {
             size,
             node: NodeId(0),
             group: GroupId::ROOT,
+            dynamic: false,
         }
     }
 }
@@ -142,7 +148,7 @@ impl Enclave {
 
     /// Reserves a VA slot for one more page, adding a VA page first when
     /// the last one is fully reserved.
-    fn grow(&self, permit: &mut ReclaimPermit) -> Result<(), EnclaveError> {
+    pub(crate) fn grow(&self, permit: &mut ReclaimPermit) -> Result<(), EnclaveError> {
         {
             let mut inner = self.lock(permit);
             if !inner.va.needs_page() {
@@ -214,6 +220,7 @@ impl Enclave {
             ssa,
             nssa,
             bound: false,
+            retired: false,
         });
         Ok(())
     }

@@ -134,6 +134,17 @@ pub enum EnclaveError {
     /// entering before it, a page added twice, no free TCS).
     #[error("invalid use: {0}")]
     Usage(String),
+    /// The reclaimer holds the page right now (isolated from the list, or
+    /// being written back): nothing was lost, try again (Linux's
+    /// `-EAGAIN` from `SGX_IOC_ENCLAVE_REMOVE_PAGES`). `done` pages of the
+    /// range were processed before it.
+    #[error("page {addr} is busy (held by the reclaimer), try again; {done} pages done")]
+    Busy {
+        /// The busy page.
+        addr: LinearAddress,
+        /// Pages of the range processed before it.
+        done: u64,
+    },
     /// The logical processor refused (for example, no free LP).
     #[error(transparent)]
     Lp(#[from] LpError),

@@ -220,7 +220,7 @@ impl Enclave {
     }
 
     /// ELDU of the SECS, under the lock, before any child can come back.
-    fn reload_secs(
+    pub(crate) fn reload_secs(
         &self,
         inner: &mut crate::state::Inner,
         addr: LinearAddress,

@@ -15,6 +15,15 @@
 //!   EBLOCK), track (ETRACK once per batch), write (EWB with the ETRACK and
 //!   IPI retry ladder), and SECS eviction after the last child;
 //! * the fault handler ([`Enclave::handle_fault`]): ELDU, the SECS first;
+//!   a triage by fault cause first, so that an access error reaches the
+//!   thread after one fault instead of being retried forever;
+//! * SGX2 (EDMM), for enclaves made [`dynamic`](EnclaveConfig::dynamic):
+//!   EAUG on fault, [`Enclave::restrict_permissions`] (EMODPR),
+//!   [`Enclave::modify_types`] (EMODT to TCS or TRIM),
+//!   [`Enclave::remove_pages`] (EREMOVE of accepted TRIM pages), and the
+//!   enclave side on its threads ([`EnclaveThread::accept`],
+//!   [`EnclaveThread::trim`], [`EnclaveThread::restrict`],
+//!   [`EnclaveThread::add_tcs`]), all safe against the reclaimer;
 //! * enclave threads ([`EnclaveThread`]) that read and write enclave memory
 //!   on a logical processor, faults handled underneath;
 //! * killing an enclave whose sealed page fails its integrity check, whose
@@ -25,24 +34,31 @@
 
 #![forbid(unsafe_code)]
 
+mod accept;
+mod augment;
 mod backing;
 mod counters;
+mod dynamic;
 mod enclave;
 mod error;
 mod evict;
 mod fault;
 mod faults;
+mod modify;
 mod owner;
 mod page_table;
+mod remove;
 mod state;
 mod teardown;
 mod thread;
+mod triage;
 mod va;
 
 pub use counters::EnclaveCounters;
 pub use enclave::{Enclave, EnclaveConfig, EnclaveUsage};
 pub use error::{EnclaveError, KillReason};
 pub use faults::{epc_lost, memory_failure};
+pub use modify::ModifyOutcome;
 pub use page_table::EnclavePageTable;
 pub use state::BACKING_BYTES_PER_PAGE;
 pub use teardown::RELEASE_BATCH;

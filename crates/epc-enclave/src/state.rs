@@ -60,6 +60,8 @@ pub(crate) struct TcsInfo {
     pub(crate) ssa: LinearAddress,
     pub(crate) nssa: u32,
     pub(crate) bound: bool,
+    /// Trimmed at run time (SGX2): no thread may bind to it.
+    pub(crate) retired: bool,
 }
 
 /// The enclave's state under its lock.
@@ -77,6 +79,9 @@ pub(crate) struct Inner {
     /// Set once teardown has freed everything it could; the rest is left to
     /// the reclaimer, and the last page it hands back finishes the job.
     pub(crate) tearing_down: bool,
+    /// VA slots reserved ahead for pages to be added by EAUG
+    /// ([`Enclave::reserve_ahead`](crate::Enclave::reserve_ahead)).
+    pub(crate) reserved_ahead: usize,
     /// Set once the SECS and VA pages are gone.
     pub(crate) finished: bool,
 }
@@ -91,6 +96,7 @@ impl Inner {
             children_in_epc: 0,
             evicted: 0,
             tearing_down: false,
+            reserved_ahead: 0,
             finished: false,
         }
     }

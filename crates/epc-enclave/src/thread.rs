@@ -6,7 +6,10 @@
 use crate::enclave::Enclave;
 use crate::error::{EnclaveError, KillReason};
 use crate::state::Residency;
-use epc_hw::{EpcPageId, LinearAddress, LogicalProcessor, LpError, PAGE_SIZE};
+use crate::triage::Resolution;
+use epc_hw::{
+    EpcPageId, LinearAddress, LogicalProcessor, LpError, PageFaultInfo, SecInfo, PAGE_SIZE,
+};
 use epc_mm::ReclaimPermit;
 use hdrhistogram::Histogram;
 use std::fmt;
@@ -15,13 +18,13 @@ use std::time::Instant;
 
 /// A thread running in an enclave.
 pub struct EnclaveThread {
-    enclave: Arc<Enclave>,
-    lp: LogicalProcessor,
+    pub(crate) enclave: Arc<Enclave>,
+    pub(crate) lp: LogicalProcessor,
     tcs_index: usize,
     tcs: LinearAddress,
-    permit: ReclaimPermit,
+    pub(crate) permit: ReclaimPermit,
     latency: Histogram<u64>,
-    faults: u64,
+    pub(crate) faults: u64,
 }
 
 impl fmt::Debug for EnclaveThread {
@@ -49,7 +52,7 @@ impl Enclave {
         let lp = self.machine.new_lp()?;
         let (tcs_index, tcs, ssa, nssa) = {
             let mut inner = self.inner.lock();
-            let Some(i) = inner.tcs.iter().position(|t| !t.bound) else {
+            let Some(i) = inner.tcs.iter().position(|t| !t.bound && !t.retired) else {
                 return Err(EnclaveError::Usage("every TCS already has a thread".into()));
             };
             inner.tcs[i].bound = true;
@@ -169,8 +172,15 @@ impl EnclaveThread {
                 Err(LpError::PageFault(pf)) => {
                     let start = Instant::now();
                     self.faults += 1;
-                    self.fault(pf.page, pf.write)?;
-                    self.resume()?;
+                    match self.fault(&pf)? {
+                        Resolution::Retry => self.resume()?,
+                        // The enclave's own handler: accept the page added
+                        // at run time, then retry the access.
+                        Resolution::Augmented | Resolution::Accept => {
+                            self.resume()?;
+                            self.accept(pf.page, SecInfo::eaug())?;
+                        }
+                    }
                     let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
                     self.latency.saturating_record(ns.max(1));
                 }
@@ -187,7 +197,11 @@ impl EnclaveThread {
     /// The thread read a poisoned page: the enclave is killed (Linux sends
     /// SIGBUS), with the EPC loss as the reason if the page is gone because
     /// of it. Other enclaves go on.
-    fn machine_check(&mut self, addr: LinearAddress, epc_page: EpcPageId) -> EnclaveError {
+    pub(crate) fn machine_check(
+        &mut self,
+        addr: LinearAddress,
+        epc_page: EpcPageId,
+    ) -> EnclaveError {
         let reason = if self.enclave.epc_lost() {
             KillReason::EpcLost
         } else {
@@ -203,18 +217,31 @@ impl EnclaveThread {
         }
     }
 
-    fn fault(&mut self, page: LinearAddress, write: bool) -> Result<(), EnclaveError> {
+    /// Hands the fault to the enclave's fault path. An access error is
+    /// returned after this one fault, with the thread resumed (back inside
+    /// the enclave, ready for its next access) if it had taken an AEX.
+    pub(crate) fn fault(&mut self, pf: &PageFaultInfo) -> Result<Resolution, EnclaveError> {
         self.enclave.check_alive()?;
-        self.enclave.handle_fault(page, write, &mut self.permit)
+        match self.enclave.resolve_fault(pf, &mut self.permit) {
+            Err(e @ EnclaveError::AccessViolation { .. }) => {
+                if self.lp.is_interrupted() {
+                    let _ = self.resume();
+                }
+                Err(e)
+            }
+            r => r,
+        }
     }
 
-    fn enter(&mut self) -> Result<(), EnclaveError> {
+    pub(crate) fn enter(&mut self) -> Result<(), EnclaveError> {
         loop {
             self.enclave.check_alive()?;
             match self.lp.eenter(self.tcs, self.enclave.pt.clone()) {
                 Ok(()) => return Ok(()),
                 // The TCS or SSA page is not resident: load it and retry.
-                Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::PageFault(pf)) => {
+                    self.fault(&pf)?;
+                }
                 Err(LpError::MachineCheck { addr, epc_page }) => {
                     return Err(self.machine_check(addr, epc_page))
                 }
@@ -223,12 +250,14 @@ impl EnclaveThread {
         }
     }
 
-    fn resume(&mut self) -> Result<(), EnclaveError> {
+    pub(crate) fn resume(&mut self) -> Result<(), EnclaveError> {
         loop {
             self.enclave.check_alive()?;
             match self.lp.eresume() {
                 Ok(()) => return Ok(()),
-                Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::PageFault(pf)) => {
+                    self.fault(&pf)?;
+                }
                 Err(LpError::MachineCheck { addr, epc_page }) => {
                     return Err(self.machine_check(addr, epc_page))
                 }

@@ -48,8 +48,9 @@ impl VaPages {
     }
 
     /// Gives back the reservation of a page that could not be added.
+    /// (Saturating: teardown may have dropped every reservation already.)
     pub(crate) fn unreserve(&mut self) {
-        self.reserved -= 1;
+        self.reserved = self.reserved.saturating_sub(1);
     }
 
     /// Takes a free slot. Reservations guarantee one exists while the

@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut capacity = cap;
             for (tlb, deterministic) in runs {
                 let o = ReplayOptions {
+                    build: epc_sim::replay::Build::Eager,
                     epc_pages: epc as u32,
                     policy: kind,
                     tlb_entries: tlb,

@@ -2,7 +2,9 @@
 //! the keys the JSON contract promises (`faults`, `ewb`, `eldu`, `eblock`,
 //! `etrack`, `not_tracked`, `ipis`, `aex`, `ksgxd_wakeups`,
 //! `direct_reclaims`, `batches`, `second_chances`, `evicted`,
-//! `alloc_failures`) and more, gathered from the three layers.
+//! `alloc_failures`; SGX2's `eaug`, `eaccept`, `emodpr`, `emodt`,
+//! `eremove_trim`, and `access_errors`) and more, gathered from the three
+//! layers.
 
 use epc_enclave::EnclaveCounters;
 use epc_hw::{Event, LedgerSnapshot};
@@ -14,7 +16,7 @@ use std::collections::BTreeMap;
 pub type CounterMap = BTreeMap<&'static str, u64>;
 
 /// The keys every `counters` object has.
-pub const REQUIRED_KEYS: [&str; 14] = [
+pub const REQUIRED_KEYS: [&str; 20] = [
     "faults",
     "ewb",
     "eldu",
@@ -29,6 +31,12 @@ pub const REQUIRED_KEYS: [&str; 14] = [
     "second_chances",
     "evicted",
     "alloc_failures",
+    "eaug",
+    "eaccept",
+    "emodpr",
+    "emodt",
+    "eremove_trim",
+    "access_errors",
 ];
 
 /// Adds two enclaves' counters.
@@ -46,6 +54,12 @@ pub fn add_enclave(a: &EnclaveCounters, b: &EnclaveCounters) -> EnclaveCounters 
         secs_reloads: a.secs_reloads + b.secs_reloads,
         busy_retries: a.busy_retries + b.busy_retries,
         eremove: a.eremove + b.eremove,
+        access_errors: a.access_errors + b.access_errors,
+        eaug: a.eaug + b.eaug,
+        eaccept: a.eaccept + b.eaccept,
+        emodpr: a.emodpr + b.emodpr,
+        emodt: a.emodt + b.emodt,
+        eremove_trim: a.eremove_trim + b.eremove_trim,
     }
 }
 
@@ -64,6 +78,12 @@ pub fn enclave_map(c: &EnclaveCounters) -> CounterMap {
         ("secs_reloads", c.secs_reloads),
         ("busy_retries", c.busy_retries),
         ("eremove", c.eremove),
+        ("access_errors", c.access_errors),
+        ("eaug", c.eaug),
+        ("eaccept", c.eaccept),
+        ("emodpr", c.emodpr),
+        ("emodt", c.emodt),
+        ("eremove_trim", c.eremove_trim),
     ])
 }
 

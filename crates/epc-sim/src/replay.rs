@@ -9,6 +9,15 @@
 //! counters reset: the replay starts cold, every first touch is an ELDU,
 //! and the counters cover the replay alone.
 //!
+//! With [`Build::Lazy`] the enclave is built the SGX2 way instead: dynamic,
+//! with only its TCS and SSA added (and VA slots reserved for every page,
+//! so that the EPC left to the trace is the same as with the eager
+//! build), and each page is added by EAUG on its first reference, which
+//! writes its content. Cold misses are then EAUG faults, the rest ELDU.
+//! `build_cycles` is the modelled cost of building and initializing the
+//! enclave either way: the EDMM trade-off of a cheaper load against a
+//! slower run.
+//!
 //! `capacity_pages` is the EPC minus what is never reclaimed during the
 //! replay: the SECS (its children include the pinned TCS, so it stays),
 //! every VA page, and the thread's TCS and SSA page. In deterministic mode
@@ -18,7 +27,7 @@
 use crate::metrics::{self, CounterMap, MmDelta, Percentiles};
 use crate::trace::{TraceFormat, TraceReader};
 use crate::SimError;
-use epc_enclave::{Enclave, EnclaveConfig, EnclaveThread};
+use epc_enclave::{Enclave, EnclaveConfig};
 use epc_hw::{LinearAddress, Machine, MachineConfig, Perms, PAGE_SIZE, VA_SLOTS_PER_PAGE};
 use epc_mm::{EpcManager, ManagerConfig, PolicyKind, ReclaimPermit};
 use rustc_hash::FxHashMap;
@@ -28,9 +37,41 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How the replay's enclave is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Build {
+    /// EADD of every page before EINIT (SGX1; the default).
+    #[default]
+    Eager,
+    /// Only the TCS and SSA before EINIT; every page added by EAUG on its
+    /// first reference (SGX2, EDMM).
+    Lazy,
+}
+
+impl Build {
+    /// `eager` or `lazy`.
+    pub fn from_name(name: &str) -> Result<Build, String> {
+        match name {
+            "eager" => Ok(Build::Eager),
+            "lazy" => Ok(Build::Lazy),
+            _ => Err(format!("unknown build {name:?} (eager, lazy)")),
+        }
+    }
+
+    /// The name `from_name` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Build::Eager => "eager",
+            Build::Lazy => "lazy",
+        }
+    }
+}
+
 /// How to replay.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplayOptions {
+    /// How the enclave is built.
+    pub build: Build,
     /// EPC size in pages.
     pub epc_pages: u32,
     /// The manager's policy.
@@ -70,6 +111,8 @@ pub struct ReplayReport {
     pub tlb_entries: u64,
     /// Deterministic mode.
     pub deterministic: bool,
+    /// How the enclave was built (`eager` or `lazy`).
+    pub build: String,
     /// Mean resident trace pages, sampled every 256 references (ksgxd keeps
     /// a band of free pages, so below `capacity_pages` when it runs).
     pub mean_resident_pages: f64,
@@ -81,6 +124,10 @@ pub struct ReplayReport {
     pub wall_seconds: f64,
     /// Modelled cycles of the replay.
     pub modelled_cycles: u64,
+    /// Modelled cycles of building and initializing the enclave (ECREATE,
+    /// EPA, EADD of every page and the evictions that makes room for them,
+    /// EINIT; with the lazy build only the TCS and SSA).
+    pub build_cycles: u64,
     /// Fault latency.
     pub latency_ns: crate::report::LatencyNs,
     /// Counters of every layer, flat.
@@ -164,15 +211,18 @@ pub fn replay(
     let sys =
         |what: &str, e: epc_enclave::EnclaveError| SimError::system(format!("replay: {what}: {e}"));
 
-    // The enclave: every page, then the TCS and SSA after them.
+    // The enclave: every page (eager), then the TCS and SSA after them.
+    let build0 = machine.ledger().snapshot();
+    let lazy = o.build == Build::Lazy;
     let mut permit = ReclaimPermit::new();
-    let ecfg = EnclaveConfig::for_pages(distinct + 2);
+    let mut ecfg = EnclaveConfig::for_pages(distinct + 2);
+    ecfg.dynamic = lazy;
     let base = ecfg.base;
     let addr = |i: u64| LinearAddress(base.0 + i * PAGE_SIZE);
     let enclave = Enclave::create(machine.clone(), mm.clone(), ecfg, &mut permit)
         .map_err(|e| sys("ECREATE", e))?;
     let mut page = Box::new([0u8; 4096]);
-    for i in 0..distinct {
+    for i in 0..if lazy { 0 } else { distinct } {
         if i % 4096 == 0 && stop.load(Ordering::Relaxed) {
             return Err(SimError::input("interrupted while building the enclave"));
         }
@@ -185,12 +235,22 @@ pub fn replay(
     enclave
         .add_tcs(tcs, tcs.add(PAGE_SIZE), 1, &mut permit)
         .map_err(|e| sys("TCS", e))?;
+    if lazy {
+        enclave
+            .reserve_ahead(distinct, &mut permit)
+            .map_err(|e| sys("VA", e))?;
+    }
     enclave.init().map_err(|e| sys("EINIT", e))?;
+    let build_cycles = machine.ledger().snapshot().since(&build0).total_cycles();
     let mut th = enclave.thread().map_err(|e| sys("thread", e))?;
-    // Enter once (bringing the TCS and SSA in if the build evicted them),
-    // leave, then evict every regular page: the replay starts cold.
-    th.read_u64(addr(0)).map_err(|e| sys("warm-up", e))?;
-    th.exit().map_err(|e| sys("EEXIT", e))?;
+    if !lazy {
+        // Enter once (bringing the TCS and SSA in if the build evicted
+        // them), leave, then evict every regular page: the replay starts
+        // cold.
+        th.read_u64(addr(0)).map_err(|e| sys("warm-up", e))?;
+        th.exit().map_err(|e| sys("EEXIT", e))?;
+    }
+    let mut seen = vec![!lazy; distinct as usize];
     // Evict every regular page and start with a fresh policy, so the start
     // is cold for adaptive policies too (they keep targets and ghosts from
     // the build). The policy can be replaced only while nothing is listed
@@ -235,9 +295,18 @@ pub fn replay(
                 path.display()
             )));
         };
-        let v = read(&mut th, addr(u64::from(dense))).map_err(|e| sys("access", e))?;
-        if v != u64::from(dense) {
-            corrupt_reads += 1;
+        let a = addr(u64::from(dense));
+        if seen[dense as usize] {
+            let v = th.read_u64(a).map_err(|e| sys("access", e))?;
+            if v != u64::from(dense) {
+                corrupt_reads += 1;
+            }
+        } else {
+            // First reference of the lazy build: EAUG, EACCEPT, and the
+            // page's content written.
+            th.write_u64(a, u64::from(dense))
+                .map_err(|e| sys("access", e))?;
+            seen[dense as usize] = true;
         }
         done += 1;
         if done % 256 == 0 {
@@ -277,6 +346,7 @@ pub fn replay(
         epc_pages: u64::from(o.epc_pages),
         tlb_entries: o.tlb_entries as u64,
         deterministic: o.deterministic,
+        build: o.build.name().to_owned(),
         mean_resident_pages: if resident_n == 0 {
             0.0
         } else {
@@ -286,13 +356,10 @@ pub fn replay(
         corrupt_reads,
         wall_seconds,
         modelled_cycles: ledger.total_cycles(),
+        build_cycles,
         latency_ns: crate::report::LatencyNs {
             fault: Percentiles::of(&lat),
         },
         counters,
     })
-}
-
-fn read(th: &mut EnclaveThread, a: LinearAddress) -> Result<u64, epc_enclave::EnclaveError> {
-    th.read_u64(a)
 }

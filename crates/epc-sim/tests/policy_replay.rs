@@ -24,6 +24,7 @@ fn deterministic_replay_equals_the_simulator_for_every_live_policy() {
         let name = kind.name();
         for extra in [60u32, 200] {
             let o = ReplayOptions {
+                build: epc_sim::replay::Build::Eager,
                 epc_pages: base + extra,
                 policy: kind,
                 tlb_entries: 0,

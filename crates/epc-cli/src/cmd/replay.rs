@@ -3,7 +3,7 @@
 
 use crate::output;
 use epc_mm::PolicyKind;
-use epc_sim::replay::{self, ReplayOptions};
+use epc_sim::replay::{self, Build, ReplayOptions};
 use epc_sim::trace::TraceFormat;
 use epc_sim::SimError;
 use std::path::PathBuf;
@@ -14,7 +14,8 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 epc replay ../shared/traces/cs.trace.xz --epc-pages 512\n  \
-epc replay trace.txt --epc-pages 300 --policy fifo --deterministic --tlb-entries 0 --json\n\n\
+epc replay trace.txt --epc-pages 300 --policy fifo --deterministic --tlb-entries 0 --json\n  \
+epc replay ../shared/traces/cs.trace.xz --epc-pages 512 --build lazy\n\n\
 With --deterministic --tlb-entries 0 the faults equal the misses of the textbook\n\
 policy (FIFO, or CLOCK for second-chance) with a cache of capacity_pages pages.")]
 pub(crate) struct Args {
@@ -37,6 +38,12 @@ pub(crate) struct Args {
     /// The trace's format (text, lackey, binary); recognised when absent.
     #[arg(long)]
     format: Option<String>,
+    /// How the enclave is built: `eager` (EADD of every page before EINIT,
+    /// SGX1) or `lazy` (empty, each page added by EAUG on its first
+    /// reference, SGX2's EDMM). `build_cycles` in the result is the
+    /// modelled cost of the build either way.
+    #[arg(long, default_value = "eager")]
+    build: String,
     /// Print the whole result as one JSON object on standard output.
     #[arg(long)]
     json: bool,
@@ -50,10 +57,12 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
         .map(TraceFormat::from_name)
         .transpose()
         .map_err(|e| SimError::Input(format!("--format: {e}")))?;
+    let build = Build::from_name(&a.build).map_err(|e| SimError::Input(format!("--build: {e}")))?;
     if a.epc_pages == 0 {
         return Err(SimError::Input("--epc-pages: must be at least 1".into()));
     }
     let o = ReplayOptions {
+        build,
         epc_pages: a.epc_pages,
         policy,
         tlb_entries: a.tlb_entries,
@@ -80,7 +89,7 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
             if r.interrupted { " (interrupted)" } else { "" }
         );
         println!(
-            "EPC {} pages, capacity {} pages for the trace, policy {}, TLB {} entries, {}",
+            "EPC {} pages, capacity {} pages for the trace, policy {}, TLB {} entries, {}, {} build",
             r.epc_pages,
             r.capacity_pages,
             r.policy,
@@ -89,11 +98,17 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
                 "deterministic"
             } else {
                 "with ksgxd"
-            }
+            },
+            r.build
         );
         println!(
-            "faults {} (miss ratio {:.4}), ELDU {}, EWB {}, mean resident {:.1} pages",
-            r.faults, r.miss_ratio, r.eldu, r.ewb, r.mean_resident_pages
+            "faults {} (miss ratio {:.4}), EAUG {}, ELDU {}, EWB {}, mean resident {:.1} pages",
+            r.faults,
+            r.miss_ratio,
+            c("eaug"),
+            r.eldu,
+            r.ewb,
+            r.mean_resident_pages
         );
         println!(
             "ETRACK {}, SGX_NOT_TRACKED {}, IPIs {}, ksgxd wake-ups {}, direct reclaims {}, second chances {}",
@@ -105,11 +120,12 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
             c("second_chances")
         );
         println!(
-            "fault latency p50 {:.1} µs, p99 {:.1} µs; {:.2} s wall, {} modelled cycles",
+            "fault latency p50 {:.1} µs, p99 {:.1} µs; {:.2} s wall, {} modelled cycles (build {})",
             r.latency_ns.fault.p50 as f64 / 1e3,
             r.latency_ns.fault.p99 as f64 / 1e3,
             r.wall_seconds,
-            r.modelled_cycles
+            r.modelled_cycles,
+            r.build_cycles
         );
     }
     Ok(if r.corrupt_reads == 0 {

@@ -67,7 +67,7 @@ pub fn shared_trace(name: &str) -> Option<PathBuf> {
 }
 
 /// The counters every report has.
-pub const COUNTER_KEYS: [&str; 14] = [
+pub const COUNTER_KEYS: [&str; 20] = [
     "faults",
     "ewb",
     "eldu",
@@ -82,6 +82,12 @@ pub const COUNTER_KEYS: [&str; 14] = [
     "second_chances",
     "evicted",
     "alloc_failures",
+    "eaug",
+    "eaccept",
+    "emodpr",
+    "emodt",
+    "eremove_trim",
+    "access_errors",
 ];
 
 /// Checks `v` is an object of integers with every required key.

@@ -10,6 +10,7 @@
 
 mod finish;
 mod groups;
+mod heap;
 mod sample;
 mod slot;
 mod system;

@@ -168,6 +168,7 @@ pub(crate) fn spawn_driver(
                     enclave_index: slot.index,
                     enclave: enclave.clone(),
                     thread: t,
+                    threads: slot.spec.threads,
                     pages: slot.spec.pages,
                     workload: slot.spec.workload.clone(),
                     deadline: ctx.deadline,

@@ -97,6 +97,8 @@ pub(crate) fn build_enclave(
     let mut cfg = EnclaveConfig::for_pages(spec.pages + 2 * threads);
     cfg.node = NodeId(spec.node);
     cfg.group = group;
+    // A dynamic enclave gets the rest of its pages by EAUG on first touch.
+    cfg.dynamic = spec.initial_pages.is_some();
     let fail = |what: &str, e: EnclaveError| match e {
         e if lacks_memory(&e) => BuildError::NoMemory(format!("building: {what}: {e}")),
         e => BuildError::System(SimError::system(format!(
@@ -107,7 +109,7 @@ pub(crate) fn build_enclave(
     let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit)
         .map_err(|e| fail("ECREATE", e))?;
     let mut page = Box::new([0u8; 4096]);
-    for i in 0..spec.pages {
+    for i in 0..spec.initial_pages.unwrap_or(spec.pages) {
         if i % 1024 == 0 && stop() {
             return Err(BuildError::GaveUp);
         }

@@ -3,7 +3,7 @@
 //! needs (the last value it wrote to each page); and the final check.
 
 use super::system::{data_addr, tag};
-use crate::workload::{Length, WorkloadSpec};
+use crate::workload::{Length, Pattern, WorkloadSpec};
 use epc_enclave::{Enclave, EnclaveError};
 use epc_hw::LpStats;
 use hdrhistogram::Histogram;
@@ -22,8 +22,10 @@ pub(crate) struct WorkerResult {
     pub(crate) lp: LpStats,
     /// Reads whose tag word was wrong.
     pub(crate) corrupt_reads: u64,
-    /// Last value written per page (0: never written).
+    /// Last value written per page (0: never written, or freed).
     pub(crate) written: Vec<u64>,
+    /// A heap workload's live pages at the end (the others were freed).
+    pub(crate) live: Option<Vec<bool>>,
     /// The error that ended it early (the enclave was killed, say).
     pub(crate) error: Option<EnclaveError>,
 }
@@ -33,6 +35,8 @@ pub(crate) struct WorkerJob {
     pub(crate) enclave_index: usize,
     pub(crate) enclave: Arc<Enclave>,
     pub(crate) thread: u32,
+    /// Threads of the enclave (a heap is split between them).
+    pub(crate) threads: u32,
     pub(crate) pages: u64,
     pub(crate) workload: WorkloadSpec,
     /// When the run ends (`duration_seconds`), whenever this thread
@@ -43,7 +47,7 @@ pub(crate) struct WorkerJob {
 }
 
 /// The word a thread writes: word `1 + thread` of the page.
-fn word(e: &Enclave, page: u64, thread: u32) -> epc_hw::LinearAddress {
+pub(crate) fn word(e: &Enclave, page: u64, thread: u32) -> epc_hw::LinearAddress {
     data_addr(e, page).add(8 * (1 + u64::from(thread)))
 }
 
@@ -57,6 +61,7 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
         lp: LpStats::default(),
         corrupt_reads: 0,
         written: vec![0; job.pages as usize],
+        live: None,
         error: None,
     };
     let mut th = match job.enclave.thread() {
@@ -76,6 +81,14 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    if let Pattern::Heap { chunk_pages } = job.workload.pattern {
+        super::heap::run(&job, &mut th, &mut out, chunk_pages, limit, deadline);
+        out.faults = th.faults();
+        out.latency = th.fault_latency().clone();
+        out.lp = th.lp_stats();
+        return out;
+    }
+    let dynamic = job.enclave.config().dynamic;
     let mut serial = 0u64;
     'run: while out.accesses < limit {
         if job.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -90,11 +103,20 @@ pub(crate) fn run(job: WorkerJob) -> WorkerResult {
                 th.write_u64(word(&job.enclave, a.page, job.thread), v)
                     .map(|()| out.written[a.page as usize] = v)
             } else {
-                th.read_u64(data_addr(&job.enclave, a.page)).map(|v| {
-                    if v != tag(job.enclave_index, a.page) {
-                        out.corrupt_reads += 1;
+                let at = data_addr(&job.enclave, a.page);
+                let t = tag(job.enclave_index, a.page);
+                match th.read_u64(at) {
+                    // A dynamic enclave's page added by this first touch
+                    // (EAUG: zeroed) gets its tag now.
+                    Ok(0) if dynamic => th.write_u64(at, t),
+                    Ok(v) => {
+                        if v != t {
+                            out.corrupt_reads += 1;
+                        }
+                        Ok(())
                     }
-                })
+                    Err(e) => Err(e),
+                }
             };
             if let Err(e) = r {
                 out.error = Some(e);
@@ -121,8 +143,20 @@ pub(crate) fn verify(
 ) -> Result<(u64, u64), EnclaveError> {
     let mut th = enclave.thread()?;
     let mut corrupt = 0;
+    let mut checked = 0;
+    let heap = writers.iter().any(|w| w.live.is_some());
+    let dynamic = enclave.config().dynamic;
     for p in 0..pages {
-        let mut ok = th.read_u64(data_addr(enclave, p))? == tag(index, p);
+        let live = |w: &&WorkerResult| w.live.as_ref().is_some_and(|l| l[p as usize]);
+        if heap && !writers.iter().any(live) {
+            continue; // freed by the heap (or never allocated): gone
+        }
+        checked += 1;
+        let t = th.read_u64(data_addr(enclave, p))?;
+        if dynamic && t == 0 && writers.iter().all(|w| w.written[p as usize] == 0) {
+            continue; // never touched: added just now, zeroed
+        }
+        let mut ok = t == tag(index, p);
         for w in writers {
             let expect = w.written[p as usize];
             ok &= th.read_u64(word(enclave, p, w.thread))? == expect;
@@ -131,5 +165,5 @@ pub(crate) fn verify(
             corrupt += 1;
         }
     }
-    Ok((pages, corrupt))
+    Ok((checked, corrupt))
 }

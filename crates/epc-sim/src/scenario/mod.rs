@@ -22,6 +22,10 @@ pub struct EnclaveSpec {
     pub name: String,
     /// Data pages (the working set), not counting TCS and SSA pages.
     pub pages: u64,
+    /// A dynamic (SGX2) enclave: built with this many data pages (EADD),
+    /// the rest added by EAUG on first touch, up to `pages`. `None`: every
+    /// page added at build (SGX1).
+    pub initial_pages: Option<u64>,
     /// Threads, each with its own TCS and one SSA page.
     pub threads: u32,
     /// The NUMA node its pages come from first.
@@ -82,6 +86,7 @@ impl Scenario {
         let enclave = |name: &str, pages, workload| EnclaveSpec {
             name: name.to_owned(),
             pages,
+            initial_pages: None,
             threads: 2,
             node: 0,
             workload,

@@ -61,6 +61,7 @@ struct RawEnclave {
     threads: Option<u32>,
     node: Option<u16>,
     cgroup: Option<String>,
+    initial_pages: Option<u64>,
     workload: RawWorkload,
 }
 
@@ -74,6 +75,7 @@ struct RawWorkload {
     scan_probability: Option<f64>,
     phases: Option<Vec<RawWorkload>>,
     path: Option<String>,
+    chunk_pages: Option<u64>,
     write_ratio: Option<f64>,
     accesses: Option<u64>,
     seconds: Option<f64>,
@@ -189,8 +191,22 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
                 format!("no [[cgroup]] has the path {cgroup:?}"),
             ));
         }
+        let heap = matches!(workload.pattern, Pattern::Heap { .. });
+        let initial_pages = match e.initial_pages {
+            Some(n) if n > e.pages => {
+                return Err(bad(
+                    &f("initial_pages"),
+                    format!("must be at most pages ({}) (got {n})", e.pages),
+                ))
+            }
+            Some(n) => Some(n),
+            // A heap gets its pages from the OS as it grows.
+            None if heap => Some(0),
+            None => None,
+        };
         enclaves.push(EnclaveSpec {
             name: e.name.clone().unwrap_or_else(|| format!("enclave{i}")),
+            initial_pages,
             pages: e.pages,
             threads,
             node,
@@ -313,12 +329,25 @@ fn workload(w: &RawWorkload, at: &str, pages: u64, top: bool) -> Result<Workload
                 .map_err(|e| (f("path"), e.to_string()))?;
             Pattern::Trace(ids)
         }
+        "heap" => {
+            if !top {
+                return Err((f("kind"), "heap cannot be a phase".into()));
+            }
+            let chunk_pages = w.chunk_pages.unwrap_or(16);
+            if chunk_pages == 0 || chunk_pages > pages {
+                return Err((
+                    f("chunk_pages"),
+                    format!("must be 1 to the enclave's pages ({pages}) (got {chunk_pages})"),
+                ));
+            }
+            Pattern::Heap { chunk_pages }
+        }
         other => {
             return Err((
                 f("kind"),
                 format!(
                     "unknown workload kind {other:?} (known: sequential, uniform, zipf, \
-                     hot_cold, scan_mix, phases, trace)"
+                     hot_cold, scan_mix, phases, trace, heap)"
                 ),
             ))
         }
@@ -360,6 +389,13 @@ fn cost_field<'a>(c: &'a mut CostTable, name: &str) -> Option<&'a mut u64> {
         "etrack" => &mut c.etrack,
         "ewb" => &mut c.ewb,
         "eldu" => &mut c.eldu,
+        "eaug" => &mut c.eaug,
+        "emodpr" => &mut c.emodpr,
+        "emodt" => &mut c.emodt,
+        "eremove_trim" => &mut c.eremove_trim,
+        "eaccept" => &mut c.eaccept,
+        "eacceptcopy" => &mut c.eacceptcopy,
+        "emodpe" => &mut c.emodpe,
         "eenter" => &mut c.eenter,
         "eexit" => &mut c.eexit,
         "eresume" => &mut c.eresume,

@@ -6,9 +6,11 @@
 //! of their seed: the same seed gives the same accesses, so a run can be
 //! repeated (the interleaving of threads, and so the paging, still varies).
 
+mod heap;
 mod pattern;
 mod zipf;
 
+pub use heap::{Heap, HeapOp};
 pub use pattern::{Pattern, PhaseSpec};
 pub use zipf::Zipf;
 

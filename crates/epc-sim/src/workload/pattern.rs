@@ -44,6 +44,14 @@ pub enum Pattern {
     /// of first appearance, modulo the enclave's pages); thread `t` starts
     /// `t / 4` of the way in, and each thread wraps around at the end.
     Trace(Arc<[u32]>),
+    /// An allocator's heap ([`Heap`](super::Heap)): a live set that grows
+    /// and shrinks in chunks of `chunk_pages`, pages added by EAUG on first
+    /// touch and freed chunks trimmed and removed (SGX2). Its enclave is
+    /// dynamic. As a plain pattern it is uniform.
+    Heap {
+        /// Pages per chunk.
+        chunk_pages: u64,
+    },
 }
 
 /// One phase of [`Pattern::Phases`].
@@ -89,7 +97,7 @@ impl Pattern {
     pub(crate) fn start(&self, pages: u64, thread: u64) -> State {
         match self {
             Pattern::Sequential => State::Sequential((thread * (pages / 4).max(1)) % pages),
-            Pattern::Uniform => State::Uniform,
+            Pattern::Uniform | Pattern::Heap { .. } => State::Uniform,
             Pattern::Zipf { exponent } => State::Zipf(Arc::new(Zipf::new(pages, *exponent))),
             Pattern::HotCold {
                 hot_fraction,
