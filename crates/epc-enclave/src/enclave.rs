@@ -70,6 +70,9 @@ pub struct Enclave {
     pub(crate) initialized: AtomicBool,
     pub(crate) dead: AtomicBool,
     pub(crate) death: OnceLock<KillReason>,
+    /// The machine's power-cycle count at creation: a different count now
+    /// means the EPC was lost under the enclave.
+    pub(crate) boot: u64,
     pub(crate) cells: Cells,
     pub(crate) weak: Weak<Enclave>,
 }
@@ -102,6 +105,7 @@ impl Enclave {
         config: EnclaveConfig,
         permit: &mut ReclaimPermit,
     ) -> Result<Arc<Enclave>, EnclaveError> {
+        let boot = machine.power_cycles();
         let secs = mm.alloc(config.node, AllocMode::Reclaim(permit))?;
         let eid = match machine.ecreate(secs.id(), config.base, config.size) {
             Ok(eid) => eid,
@@ -119,6 +123,7 @@ impl Enclave {
             initialized: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             death: OnceLock::new(),
+            boot,
             cells: Cells::default(),
             weak: weak.clone(),
             machine,
@@ -272,6 +277,10 @@ impl Enclave {
 
     /// Puts a resident page on the manager's list; whether it got there.
     pub(crate) fn mark(&self, page: &EpcPage, addr: LinearAddress) -> bool {
+        // A memory failure took it off the list for good.
+        if self.mm.is_poisoned(page.id()) {
+            return false;
+        }
         let owner: Weak<dyn PageOwner> = self.weak.clone();
         let r = self.mm.mark_reclaimable(page, self.key(addr), owner);
         // A refusal would leave the page off the list for good.

@@ -1,6 +1,6 @@
 //! Errors of the enclave layer.
 
-use epc_hw::{LeafError, LinearAddress, LpError};
+use epc_hw::{EpcPageId, LeafError, LinearAddress, LpError};
 use epc_mm::AllocError;
 use std::fmt;
 use thiserror::Error;
@@ -29,8 +29,37 @@ pub enum KillReason {
         /// The leaf's error.
         error: LeafError,
     },
+    /// A thread of the enclave, or a leaf run for it, read a poisoned EPC
+    /// page (a machine check): its contents are gone. Not an attack, unlike
+    /// [`Integrity`](KillReason::Integrity); Linux sends SIGBUS.
+    MemoryFailure {
+        /// The enclave page whose EPC page was poisoned (for a VA page or
+        /// the SECS, the page whose eviction or reload read it).
+        page: LinearAddress,
+        /// The poisoned EPC page.
+        epc_page: EpcPageId,
+    },
+    /// The EPC was lost (suspend and resume, hibernation, VM migration):
+    /// every enclave of the old power cycle is gone and must be rebuilt.
+    EpcLost,
     /// The enclave was destroyed by its owner.
     Destroyed,
+}
+
+impl KillReason {
+    /// A short stable name of the reason's kind, for reports that count
+    /// killed enclaves by cause: `integrity`, `write_back`, `reload`,
+    /// `memory_failure`, `epc_lost` or `destroyed`.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            KillReason::Integrity { .. } => "integrity",
+            KillReason::WriteBack { .. } => "write_back",
+            KillReason::Reload { .. } => "reload",
+            KillReason::MemoryFailure { .. } => "memory_failure",
+            KillReason::EpcLost => "epc_lost",
+            KillReason::Destroyed => "destroyed",
+        }
+    }
 }
 
 impl fmt::Display for KillReason {
@@ -50,6 +79,14 @@ impl fmt::Display for KillReason {
             KillReason::Reload { page, error } => {
                 write!(f, "page {page} could not be reloaded: {error}")
             }
+            KillReason::MemoryFailure { page, epc_page } => write!(
+                f,
+                "memory failure: EPC page {epc_page} of page {page} is poisoned \
+                 (machine check)"
+            ),
+            KillReason::EpcLost => f.write_str(
+                "EPC lost: the machine lost the EPC (suspend, hibernation or migration)",
+            ),
             KillReason::Destroyed => f.write_str("the enclave was destroyed"),
         }
     }

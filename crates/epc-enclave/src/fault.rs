@@ -48,6 +48,11 @@ impl Enclave {
     ) -> Result<(), EnclaveError> {
         bump(&self.cells.faults);
         self.machine.ledger().charge(Event::KernelFault);
+        // After a power cycle the enclave's pages are gone, whatever its
+        // records say: the fault cannot be fixed.
+        if self.notice_epc_loss() {
+            return self.check_alive();
+        }
         let addr = addr.page();
         let mut spare: Vec<EpcPage> = Vec::with_capacity(2);
         let result = self.fault_loop(addr, write, permit, &mut spare);
@@ -187,7 +192,7 @@ impl Enclave {
             rec.residency = Residency::Evicted { sealed, slot };
             inner.children_in_epc -= 1;
             spare.push(page);
-            return Load::Kill(mac_failure(e, addr));
+            return Load::Kill(self.reload_kill(e, addr));
         }
         bump(&self.cells.eldu);
         // The VA slot and the backing copy are released at once (Linux once
@@ -242,15 +247,21 @@ impl Enclave {
             Err(e) => {
                 inner.secs = SecsState::Evicted { sealed, slot };
                 spare.push(page);
-                Some(mac_failure(e, addr))
+                Some(self.reload_kill(e, addr))
             }
         }
     }
 }
 
-fn mac_failure(e: LeafError, page: LinearAddress) -> KillReason {
-    match e {
-        LeafError::Sgx(SgxError::MacCompareFail) => KillReason::Integrity { page },
-        error => KillReason::Reload { page, error },
+impl Enclave {
+    /// Why a failed reload kills the enclave: the EPC was lost, a poisoned
+    /// VA page or SECS was read, the sealed copy failed its MAC (tampered or
+    /// replayed), or another leaf error.
+    fn reload_kill(&self, e: LeafError, page: LinearAddress) -> KillReason {
+        let otherwise = match e {
+            LeafError::Sgx(SgxError::MacCompareFail) => KillReason::Integrity { page },
+            error => KillReason::Reload { page, error },
+        };
+        self.leaf_kill(e, page, otherwise)
     }
 }

@@ -17,8 +17,11 @@
 //! * the fault handler ([`Enclave::handle_fault`]): ELDU, the SECS first;
 //! * enclave threads ([`EnclaveThread`]) that read and write enclave memory
 //!   on a logical processor, faults handled underneath;
-//! * killing an enclave whose sealed page fails its integrity check, and
-//!   teardown that is safe while the reclaimer holds some of its pages.
+//! * killing an enclave whose sealed page fails its integrity check, whose
+//!   thread reads a poisoned page, or whose EPC was lost at a power cycle
+//!   ([`memory_failure`], [`epc_lost`]), and teardown that is safe while
+//!   the reclaimer holds some of its pages and lets other threads' faults
+//!   through while a large enclave is released.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +31,7 @@ mod enclave;
 mod error;
 mod evict;
 mod fault;
+mod faults;
 mod owner;
 mod page_table;
 mod state;
@@ -38,6 +42,7 @@ mod va;
 pub use counters::EnclaveCounters;
 pub use enclave::{Enclave, EnclaveConfig, EnclaveUsage};
 pub use error::{EnclaveError, KillReason};
+pub use faults::{epc_lost, memory_failure};
 pub use page_table::EnclavePageTable;
 pub use state::BACKING_BYTES_PER_PAGE;
 pub use thread::EnclaveThread;

@@ -51,7 +51,9 @@ impl Enclave {
                 false
             }
             Err(e) => {
-                debug_assert!(false, "ETRACK of a resident SECS: {e}");
+                // The SECS is gone only if the EPC was lost (a poisoned
+                // SECS is not read by ETRACK).
+                debug_assert!(self.epc_lost(), "ETRACK of a resident SECS: {e}");
                 false
             }
         }
@@ -142,8 +144,9 @@ impl Enclave {
         }
         self.pt.unmap(addr);
         if let Err(e) = self.machine.eblock(page) {
-            // Cannot happen to a valid page we own; stay resident.
-            debug_assert!(false, "EBLOCK of a resident page: {e}");
+            // Cannot happen to a valid page we own, unless the EPC was
+            // lost under it; stay resident (teardown takes it).
+            debug_assert!(self.epc_lost(), "EBLOCK of a resident page: {e}");
             self.pt
                 .map(addr, page, rec.secinfo.perms.contains(epc_hw::Perms::W));
             return false;
@@ -233,10 +236,14 @@ impl Enclave {
             Err(error) => {
                 // A failed EWB changed nothing: the slot is still empty.
                 inner.va.free(job.slot);
-                self.mark_dead(KillReason::WriteBack {
-                    page: job.addr,
+                self.mark_dead(self.leaf_kill(
                     error,
-                });
+                    job.addr,
+                    KillReason::WriteBack {
+                        page: job.addr,
+                        error,
+                    },
+                ));
                 self.remove_epc_page(job.secs, page.id());
                 Err(page)
             }
@@ -289,7 +296,12 @@ impl Enclave {
             Err(e) => {
                 // The SECS simply stays; nothing depends on evicting it.
                 inner.va.free(slot);
-                debug_assert!(false, "EWB of a childless SECS: {e}");
+                // A poisoned SECS cannot be written out; neither can one
+                // the EPC lost.
+                debug_assert!(
+                    self.epc_lost() || e.machine_check().is_some(),
+                    "EWB of a childless SECS: {e}"
+                );
             }
         }
     }
@@ -303,6 +315,9 @@ impl PageOwner for Enclave {
     fn block(&self, key: PageKey, page: EpcPageId) -> BlockOutcome {
         let addr = LinearAddress(key.addr);
         let mut inner = self.inner.lock();
+        if self.epc_lost() {
+            self.mark_dead(KillReason::EpcLost);
+        }
         if self.dead.load(Ordering::Acquire) {
             // Teardown skipped this page because the reclaimer held it.
             return match self.take_for_teardown(&mut inner, addr) {

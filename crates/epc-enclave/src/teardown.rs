@@ -124,8 +124,10 @@ impl Enclave {
                     return;
                 }
                 Err(LeafError::Sgx(SgxError::EnclaveAct)) => self.ipi(secs),
+                // A power cycle under way may have dropped the SECS first:
+                // the page is being lost anyway.
                 Err(e) => {
-                    debug_assert!(false, "EREMOVE of {page:?}: {e}");
+                    debug_assert!(self.epc_lost(), "EREMOVE of {page:?}: {e}");
                     return;
                 }
             }
@@ -144,7 +146,7 @@ impl Enclave {
         match std::mem::replace(&mut inner.secs, SecsState::Gone) {
             SecsState::Resident(page) => {
                 if let Err(e) = self.machine.eremove(page.id()) {
-                    debug_assert!(false, "EREMOVE of the SECS: {e}");
+                    debug_assert!(self.epc_lost(), "EREMOVE of the SECS: {e}");
                 }
                 bump(&self.cells.eremove);
                 let _ = self.mm.free(page);
@@ -154,7 +156,7 @@ impl Enclave {
         }
         for page in inner.va.drain() {
             if let Err(e) = self.machine.eremove(page.id()) {
-                debug_assert!(false, "EREMOVE of a VA page: {e}");
+                debug_assert!(self.epc_lost(), "EREMOVE of a VA page: {e}");
             }
             bump(&self.cells.eremove);
             let _ = self.mm.free(page);

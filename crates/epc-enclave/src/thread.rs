@@ -4,9 +4,9 @@
 //! and show only in the counters and the fault latency histogram.
 
 use crate::enclave::Enclave;
-use crate::error::EnclaveError;
+use crate::error::{EnclaveError, KillReason};
 use crate::state::Residency;
-use epc_hw::{LinearAddress, LogicalProcessor, LpError, PAGE_SIZE};
+use epc_hw::{EpcPageId, LinearAddress, LogicalProcessor, LpError, PAGE_SIZE};
 use epc_mm::ReclaimPermit;
 use hdrhistogram::Histogram;
 use std::fmt;
@@ -176,8 +176,30 @@ impl EnclaveThread {
                 }
                 Err(LpError::Interrupted) => self.resume()?,
                 Err(LpError::NotInEnclave) => self.enter()?,
+                Err(LpError::MachineCheck { addr, epc_page }) => {
+                    return Err(self.machine_check(addr, epc_page))
+                }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// The thread read a poisoned page: the enclave is killed (Linux sends
+    /// SIGBUS), with the EPC loss as the reason if the page is gone because
+    /// of it. Other enclaves go on.
+    fn machine_check(&mut self, addr: LinearAddress, epc_page: EpcPageId) -> EnclaveError {
+        let reason = if self.enclave.epc_lost() {
+            KillReason::EpcLost
+        } else {
+            KillReason::MemoryFailure {
+                page: addr,
+                epc_page,
+            }
+        };
+        self.enclave.kill(reason);
+        match self.enclave.check_alive() {
+            Err(e) => e,
+            Ok(()) => unreachable!("killed above"),
         }
     }
 
@@ -193,6 +215,9 @@ impl EnclaveThread {
                 Ok(()) => return Ok(()),
                 // The TCS or SSA page is not resident: load it and retry.
                 Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::MachineCheck { addr, epc_page }) => {
+                    return Err(self.machine_check(addr, epc_page))
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -204,6 +229,9 @@ impl EnclaveThread {
             match self.lp.eresume() {
                 Ok(()) => return Ok(()),
                 Err(LpError::PageFault(pf)) => self.fault(pf.page, false)?,
+                Err(LpError::MachineCheck { addr, epc_page }) => {
+                    return Err(self.machine_check(addr, epc_page))
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -15,7 +15,7 @@ use crate::epcm::EpcmEntry;
 use crate::error::{gp, GpCause, LeafResult, Operand};
 use crate::ids::EpcPageId;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// Pages per lazily allocated chunk of per-page state.
@@ -72,6 +72,10 @@ pub(crate) struct PageSlot {
     /// The leaf concurrency lock of the SDM's tables: shared or exclusive,
     /// never waited for (a conflict is reported, not queued).
     busy: AtomicU32,
+    /// The frame has an uncorrectable memory error: reading it raises a
+    /// machine check. A property of the DRAM, not of the EPCM, so it
+    /// survives EREMOVE and power cycles.
+    poisoned: AtomicBool,
     data: OnceLock<Box<PageData>>,
 }
 
@@ -80,7 +84,27 @@ impl PageSlot {
         PageSlot {
             epcm: Mutex::new(EpcmEntry::FREE),
             busy: AtomicU32::new(0),
+            poisoned: AtomicBool::new(false),
             data: OnceLock::new(),
+        }
+    }
+
+    /// Whether the page is poisoned.
+    #[inline]
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Poisons the page; whether it was poisoned already.
+    pub(crate) fn poison(&self) -> bool {
+        self.poisoned.swap(true, Ordering::AcqRel)
+    }
+
+    /// Zeroes the contents if they were ever allocated (a power cycle:
+    /// nothing of the old contents survives).
+    pub(crate) fn zero_if_present(&self) {
+        if let Some(d) = self.data.get() {
+            d.zero();
         }
     }
 

@@ -1,9 +1,12 @@
-//! The three outcome classes of an SGX leaf, kept apart in the types as the
+//! The outcome classes of an SGX leaf, kept apart in the types as the
 //! processor keeps them apart in its flags:
 //!
 //! * a [`Fault`] (#GP or #PF): the leaf did nothing;
 //! * an [`SgxError`] code (RFLAGS.ZF and RAX): the leaf changed no state;
-//! * success, possibly with an [`SgxWarning`] (RFLAGS.CF): the leaf completed.
+//! * success, possibly with an [`SgxWarning`] (RFLAGS.CF): the leaf completed;
+//! * a [`MachineCheck`] (#MC): the leaf read a poisoned EPC page, consumed
+//!   the poison and stopped before changing any state. It is neither a fault
+//!   the OS can fix nor an SGX code: the data is gone.
 //!
 //! Numeric codes are those of the Linux UAPI `sgx_errno.h` and the SDM.
 
@@ -190,7 +193,20 @@ impl fmt::Display for SgxWarning {
     }
 }
 
-/// How an ENCLS leaf can fail: a fault or an SGX error code.
+/// A machine check (#MC): an instruction consumed a poisoned EPC page (an
+/// uncorrectable memory error). The leaf or access stopped before changing
+/// any architectural state; the page's contents cannot be read again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error("#MC: poisoned EPC page {page:?} read as the {operand:?} operand")]
+pub struct MachineCheck {
+    /// The poisoned page.
+    pub page: EpcPageId,
+    /// Which operand of the leaf it was ([`Operand::Target`] for an access).
+    pub operand: Operand,
+}
+
+/// How an ENCLS leaf can fail: a fault, an SGX error code, or a machine
+/// check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum LeafError {
     /// An architectural fault.
@@ -199,6 +215,9 @@ pub enum LeafError {
     /// An SGX error code.
     #[error(transparent)]
     Sgx(#[from] SgxError),
+    /// The leaf read a poisoned page.
+    #[error(transparent)]
+    MachineCheck(#[from] MachineCheck),
 }
 
 impl LeafError {
@@ -206,7 +225,15 @@ impl LeafError {
     pub fn sgx(self) -> Option<SgxError> {
         match self {
             LeafError::Sgx(e) => Some(e),
-            LeafError::Fault(_) => None,
+            LeafError::Fault(_) | LeafError::MachineCheck(_) => None,
+        }
+    }
+
+    /// The machine check, if this is one.
+    pub fn machine_check(self) -> Option<MachineCheck> {
+        match self {
+            LeafError::MachineCheck(mc) => Some(mc),
+            LeafError::Fault(_) | LeafError::Sgx(_) => None,
         }
     }
 }

@@ -54,6 +54,8 @@ pub mod ids;
 mod lp;
 mod machine;
 mod page_table;
+mod poison;
+mod power;
 mod secs;
 mod tlb;
 mod tracking;
@@ -66,8 +68,8 @@ pub use encls::tcs::Tcs;
 pub use encls::{Pcmd, SealedPage};
 pub use epcm::{EpcmEntry, PageType, Perms, SecInfo};
 pub use error::{
-    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, Operand, PageFaultInfo, PfCause,
-    SgxError, SgxWarning,
+    Done, Fault, FaultCause, GpCause, LeafError, LeafResult, MachineCheck, Operand, PageFaultInfo,
+    PfCause, SgxError, SgxWarning,
 };
 pub use ids::{
     EnclaveId, EpcPageId, LinearAddress, LpId, NodeId, SectionId, VaSlot, PAGE_SIZE,

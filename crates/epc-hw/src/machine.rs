@@ -65,7 +65,10 @@ pub enum MachineError {
 pub struct Machine {
     pub(crate) config: MachineConfig,
     pub(crate) epc: Epc,
-    pub(crate) key: PagingKey,
+    /// The paging key; replaced at every power cycle.
+    pub(crate) key: RwLock<PagingKey>,
+    /// Power cycles so far (0 for a machine that never lost its EPC).
+    pub(crate) power_cycles: AtomicU64,
     /// The next version (nonce) EWB hands out; starts at 1 because 0 marks
     /// an empty VA slot.
     pub(crate) next_version: AtomicU64,
@@ -112,7 +115,8 @@ impl Machine {
         let layout = EpcLayout::new(&config.sections);
         Ok(Arc::new(Machine {
             epc: Epc::new(layout),
-            key: PagingKey::generate()?,
+            key: RwLock::new(PagingKey::generate()?),
+            power_cycles: AtomicU64::new(0),
             next_version: AtomicU64::new(1),
             next_eid: AtomicU64::new(1),
             enclaves: RwLock::new(SecsMap::default()),

@@ -3,7 +3,8 @@
 //! `sgx_alloc_epc_page`).
 
 use crate::counters::bump;
-use crate::manager::{EpcManager, Inner};
+use crate::inner::Inner;
+use crate::manager::EpcManager;
 use crate::page::EpcPage;
 use crate::permit::AllocMode;
 use crate::reclaim;
@@ -42,8 +43,9 @@ impl EpcManager {
     /// wakes ksgxd.
     #[inline]
     pub fn alloc(&self, node: NodeId, mode: AllocMode<'_>) -> Result<EpcPage, AllocError> {
-        if let Some(page) = self.inner.free.take(node, &self.inner.states) {
-            if !self.inner.deterministic {
+        let s = &self.inner.shared;
+        if let Some(page) = s.free.take(node, &s.states) {
+            if !s.deterministic {
                 self.inner.wake_below_low();
             }
             return Ok(EpcPage::new(page));
@@ -55,43 +57,45 @@ impl EpcManager {
 impl Inner {
     #[inline]
     fn wake_below_low(&self) {
-        if self.free.nr_free() < self.low_watermark && self.reclaimable.nr_listed() > 0 {
+        let s = &self.shared;
+        if s.free.nr_free() < s.low_watermark && s.totals.listed() > 0 {
             self.ksgxd.wake();
         }
     }
 
     #[cold]
     fn alloc_slow(&self, node: NodeId, mode: AllocMode<'_>) -> Result<EpcPage, AllocError> {
+        let s = &self.shared;
         let mut fruitless = 0;
         loop {
             if self.ksgxd.is_stopping() {
-                bump(&self.counters.interrupted, 1);
+                bump(&s.counters.interrupted, 1);
                 return Err(AllocError::Interrupted);
             }
-            if let Some(page) = self.free.take(node, &self.states) {
-                if !self.deterministic {
+            if let Some(page) = s.free.take(node, &s.states) {
+                if !s.deterministic {
                     self.wake_below_low();
                 }
                 return Ok(EpcPage::new(page));
             }
-            if self.reclaimable.nr_listed() == 0 && self.reclaimable.nr_isolated() == 0 {
-                bump(&self.counters.no_memory, 1);
+            if s.totals.listed() == 0 && s.totals.isolated() == 0 {
+                bump(&s.counters.no_memory, 1);
                 return Err(AllocError::NoMemory);
             }
             let AllocMode::Reclaim(_) = mode else {
-                if !self.deterministic {
+                if !s.deterministic {
                     self.ksgxd.wake();
                 }
-                bump(&self.counters.busy, 1);
+                bump(&s.counters.busy, 1);
                 return Err(AllocError::Busy);
             };
-            bump(&self.counters.direct_reclaims, 1);
-            let max = if self.deterministic { 1 } else { self.batch };
-            let report = reclaim::reclaim_pages(self, max);
+            bump(&s.counters.direct_reclaims, 1);
+            let max = if s.deterministic { 1 } else { s.batch };
+            let report = reclaim::reclaim_pages(s, &self.reclaimable, max);
             if report.freed() == 0 {
                 fruitless += 1;
                 if fruitless >= FRUITLESS_RECLAIMS {
-                    bump(&self.counters.busy, 1);
+                    bump(&s.counters.busy, 1);
                     return Err(AllocError::Busy);
                 }
                 thread::yield_now();

@@ -2,6 +2,7 @@
 //! time (the figures the out-of-tree Intel driver exported and upstream
 //! users missed).
 
+use crate::nodes::NodeCounters;
 use crate::sync::{AtomicU64, Ordering};
 
 /// Counters written by rare events (everything except the allocation fast
@@ -68,7 +69,7 @@ pub struct AllocFailures {
 
 /// A snapshot of the manager's counters. Each field is read atomically but
 /// the snapshot as a whole is only consistent at quiescence.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Pages in the EPC.
     pub total_pages: u64,
@@ -104,4 +105,10 @@ pub struct Counters {
     pub declined: u64,
     /// Pages whose write failed for good (their enclave was killed).
     pub write_failures: u64,
+    /// Pages a memory failure named (held by owners or retired).
+    pub poisoned_pages: u64,
+    /// Poisoned pages on the poison lists, never allocated again.
+    pub retired_pages: u64,
+    /// Each NUMA node's view, in node order.
+    pub nodes: Vec<NodeCounters>,
 }

@@ -25,17 +25,18 @@ impl EpcManager {
     #[inline]
     pub fn free(&self, page: EpcPage) -> Result<(), FreeError> {
         let inner = &*self.inner;
-        match inner.state(page.id()) {
+        let s = &inner.shared;
+        match s.states.get(page.id()) {
             PageState::InUse => {}
             // The holder of the handle is the only one who could move the
             // page off `InUse`, so only a tracked page needs the list lock.
-            _ => match inner.reclaimable.unmark(page.id(), &inner.states) {
+            _ => match inner.reclaimable.unmark(page.id(), &s.states) {
                 Ok(_) => {}
                 Err(ListError::Busy) => return Err(FreeError::Busy(page)),
                 Err(_) => return Err(FreeError::NotAllocated(page)),
             },
         }
-        inner.free.give(page.id(), &inner.states);
+        s.free.give(page.id(), &s.states);
         Ok(())
     }
 }

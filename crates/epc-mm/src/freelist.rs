@@ -9,9 +9,15 @@
 //! The per-node free count and allocation count are written only under the
 //! node lock, so they are updated with a plain store of the new value (no
 //! read-modify-write on the fast path) and read lock-free by anyone.
+//!
+//! Each node also keeps, under the same lock (Linux's `node->lock` guards
+//! `sgx_poison_page_list` too), the pages a memory failure named and its
+//! poison list: poisoned pages that were freed, never handed out again. A
+//! poisoned page comes to the poison list either at once (it was free) or
+//! when its owner frees it (`give` routes it there). See `poison.rs`.
 
-use crate::page::PageState;
-use crate::sync::{AtomicU64, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::page::{PageState, PageStates};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::{EpcLayout, EpcPageId, NodeId};
 use std::collections::VecDeque;
 
@@ -21,10 +27,65 @@ use std::collections::VecDeque;
 #[repr(align(128))]
 struct NodeFree {
     node: NodeId,
-    pages: Mutex<VecDeque<EpcPageId>>,
+    pages: Mutex<NodeLists>,
     nr_free: AtomicUsize,
     allocations: AtomicU64,
+    /// Pages named by a memory failure (held by owners or retired).
+    nr_poisoned: AtomicUsize,
+    /// Pages on the poison list.
+    nr_retired: AtomicUsize,
     size: usize,
+}
+
+/// A node's lists, under its lock.
+#[derive(Debug, Default)]
+pub(crate) struct NodeLists {
+    /// Free pages: allocation pops the head, free pushes the tail.
+    pub(crate) free: VecDeque<EpcPageId>,
+    /// Every page of the node a memory failure named (a handful at most).
+    pub(crate) poisoned: Vec<EpcPageId>,
+    /// The poison list: poisoned pages no one owns; never handed out.
+    pub(crate) retired: Vec<EpcPageId>,
+}
+
+impl NodeLists {
+    /// Whether a memory failure named `page`.
+    #[inline]
+    pub(crate) fn is_poisoned(&self, page: EpcPageId) -> bool {
+        !self.poisoned.is_empty() && self.poisoned.contains(&page)
+    }
+
+    /// The free list's length.
+    pub(crate) fn len(&self) -> usize {
+        self.free.len()
+    }
+
+    /// The free pages.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &EpcPageId> {
+        self.free.iter()
+    }
+}
+
+/// What [`FreeLists::poison`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Poisoned {
+    /// The page was named before.
+    Already,
+    /// The page was free: it moved to the poison list.
+    WasFree,
+    /// The page is allocated: it goes to the poison list when freed.
+    InUse,
+}
+
+/// One node's counts, as the manager reports them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NodeCounts {
+    pub(crate) node: NodeId,
+    pub(crate) size: usize,
+    pub(crate) free: usize,
+    pub(crate) poisoned: usize,
+    pub(crate) retired: usize,
+    pub(crate) allocations: u64,
 }
 
 /// The free lists of every node that has EPC, sorted by node id.
@@ -57,8 +118,13 @@ impl FreeLists {
                 node,
                 nr_free: AtomicUsize::new(pages.len()),
                 size: pages.len(),
-                pages: Mutex::new(pages),
+                pages: Mutex::new(NodeLists {
+                    free: pages,
+                    ..NodeLists::default()
+                }),
                 allocations: AtomicU64::new(0),
+                nr_poisoned: AtomicUsize::new(0),
+                nr_retired: AtomicUsize::new(0),
             })
             .collect();
         FreeLists { nodes, page_node }
@@ -67,7 +133,7 @@ impl FreeLists {
     /// Takes a free page, from `preferred` first (or the next node with EPC
     /// if it has none), then each other node once.
     #[inline]
-    pub(crate) fn take(&self, preferred: NodeId, states: &[AtomicU8]) -> Option<EpcPageId> {
+    pub(crate) fn take(&self, preferred: NodeId, states: &PageStates) -> Option<EpcPageId> {
         let n = self.nodes.len();
         let start = if n == 1 {
             0
@@ -83,10 +149,10 @@ impl FreeLists {
             if f.nr_free.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            let mut pages = f.pages.lock();
-            if let Some(p) = pages.pop_front() {
-                states[p.index()].store(PageState::InUse as u8, Ordering::Relaxed);
-                f.nr_free.store(pages.len(), Ordering::Relaxed);
+            let mut lists = f.pages.lock();
+            if let Some(p) = lists.free.pop_front() {
+                states.set(p, PageState::InUse);
+                f.nr_free.store(lists.free.len(), Ordering::Relaxed);
                 f.allocations
                     .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 return Some(p);
@@ -95,15 +161,79 @@ impl FreeLists {
         None
     }
 
-    /// Puts `page` on the tail of its node's list. The caller owns the page
-    /// (it held the handle) and has dropped every owner reference to it.
+    /// Puts `page` on the tail of its node's list, or on its poison list if
+    /// a memory failure named it. The caller owns the page (it held the
+    /// handle) and has dropped every owner reference to it.
     #[inline]
-    pub(crate) fn give(&self, page: EpcPageId, states: &[AtomicU8]) {
-        let f = &self.nodes[usize::from(self.page_node[page.index()])];
-        let mut pages = f.pages.lock();
-        pages.push_back(page);
-        states[page.index()].store(PageState::Free as u8, Ordering::Relaxed);
-        f.nr_free.store(pages.len(), Ordering::Relaxed);
+    pub(crate) fn give(&self, page: EpcPageId, states: &PageStates) {
+        let f = self.home(page);
+        let mut lists = f.pages.lock();
+        if lists.is_poisoned(page) {
+            lists.retired.push(page);
+            f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
+        } else {
+            lists.free.push_back(page);
+            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+        }
+        states.set(page, PageState::Free);
+    }
+
+    /// A memory failure names `page`: from now on it is never handed out.
+    /// A free page leaves the free list for the poison list at once; an
+    /// allocated one is only recorded, and `give` retires it when freed.
+    /// The caller passes the page's state read under the node lock.
+    pub(crate) fn poison(&self, page: EpcPageId, state: impl FnOnce() -> PageState) -> Poisoned {
+        let f = self.home(page);
+        let mut lists = f.pages.lock();
+        if lists.is_poisoned(page) {
+            return Poisoned::Already;
+        }
+        lists.poisoned.push(page);
+        f.nr_poisoned.store(lists.poisoned.len(), Ordering::Relaxed);
+        if state() != PageState::Free {
+            return Poisoned::InUse;
+        }
+        if let Some(i) = lists.free.iter().position(|&p| p == page) {
+            lists.free.remove(i);
+            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+        }
+        lists.retired.push(page);
+        f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
+        Poisoned::WasFree
+    }
+
+    /// The node list that `page` belongs to.
+    #[inline]
+    fn home(&self, page: EpcPageId) -> &NodeFree {
+        &self.nodes[usize::from(self.page_node[page.index()])]
+    }
+
+    /// Whether a memory failure named `page`: a lock-free answer while its
+    /// node has no poisoned page, the node lock otherwise.
+    #[inline]
+    pub(crate) fn is_poisoned(&self, page: EpcPageId) -> bool {
+        let f = self.home(page);
+        f.nr_poisoned.load(Ordering::Relaxed) != 0 && f.pages.lock().is_poisoned(page)
+    }
+
+    /// Whether `page` lies in the EPC these lists cover.
+    pub(crate) fn covers(&self, page: EpcPageId) -> bool {
+        page.index() < self.page_node.len()
+    }
+
+    /// Each node's counts, in node order.
+    pub(crate) fn counts(&self) -> Vec<NodeCounts> {
+        self.nodes
+            .iter()
+            .map(|f| NodeCounts {
+                node: f.node,
+                size: f.size,
+                free: f.nr_free.load(Ordering::Relaxed),
+                poisoned: f.nr_poisoned.load(Ordering::Relaxed),
+                retired: f.nr_retired.load(Ordering::Relaxed),
+                allocations: f.allocations.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Free pages over all nodes (exact at quiescence).
@@ -131,12 +261,26 @@ impl FreeLists {
             .collect()
     }
 
-    /// Locks every node's list, in node order (the lock order among
-    /// nodes), with each node's id and published count.
-    pub(crate) fn lock_all(&self) -> Vec<(NodeId, MutexGuard<'_, VecDeque<EpcPageId>>, usize)> {
+    /// Locks every node's lists, in node order (the lock order among
+    /// nodes), with each node's id and published free count.
+    pub(crate) fn lock_all(&self) -> Vec<(NodeId, MutexGuard<'_, NodeLists>, usize)> {
         self.nodes
             .iter()
             .map(|f| (f.node, f.pages.lock(), f.nr_free.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The published poisoned and retired counts of each node, in node
+    /// order (for validation, read while the node locks are held).
+    pub(crate) fn published_poison(&self) -> Vec<(usize, usize)> {
+        self.nodes
+            .iter()
+            .map(|f| {
+                (
+                    f.nr_poisoned.load(Ordering::Relaxed),
+                    f.nr_retired.load(Ordering::Relaxed),
+                )
+            })
             .collect()
     }
 

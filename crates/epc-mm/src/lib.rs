@@ -25,14 +25,20 @@ mod config;
 mod counters;
 mod free;
 mod freelist;
+mod inner;
+mod invariant;
 mod ksgxd;
 mod list;
 mod manager;
+mod nodes;
 mod owner;
 mod page;
 mod permit;
+mod poison;
 mod policy;
 mod reclaim;
+mod shared;
+mod signal;
 mod sync;
 mod validate;
 
@@ -43,14 +49,16 @@ pub use config::{
 };
 pub use counters::{AllocFailures, Counters};
 pub use free::FreeError;
+pub use invariant::ValidateError;
 pub use list::ListError;
 pub use manager::{EpcManager, ManagerError};
+pub use nodes::NodeCounters;
 pub use owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
 pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
+pub use poison::{MemoryFailure, PoisonError};
 pub use policy::{
     ArcCache, ClockPro, Fifo, Lirs, LiveAsOffline, Lru, OfflinePolicy, Opt, PolicyError,
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
-pub use validate::ValidateError;

@@ -1,47 +1,29 @@
 //! The EPC manager value: construction, marking pages reclaimable, counters,
-//! shutdown. Allocation, free, reclaim and ksgxd live in their own files as
-//! further `impl` blocks and functions over the shared [`Inner`].
+//! shutdown. Allocation and free are further `impl` blocks in their own
+//! files; the state they share is [`Inner`] (`inner.rs`), and ksgxd and the
+//! pipeline work below it, so no lower file imports this one.
 //!
 //! Lock order: the list lock, then node free-list locks in node order. No
 //! path takes the list lock while holding a node lock, and no manager lock
 //! is held while calling an owner's `block`, `track` or `write`.
 
 use crate::config::{ConfigError, ManagerConfig};
-use crate::counters::{read, AllocFailures, CounterCells, Counters};
-use crate::freelist::FreeLists;
-use crate::ksgxd::{self, KsgxdSignal};
+use crate::counters::{read, AllocFailures, Counters};
+use crate::inner::Inner;
+use crate::ksgxd;
 use crate::list::{ListError, Reclaimable};
 use crate::owner::PageOwner;
-use crate::page::{EpcPage, PageKey, PageState};
+use crate::page::{EpcPage, PageKey};
 use crate::permit::ReclaimPermit;
 use crate::policy::ReclaimPolicy;
 use crate::reclaim::{self, BatchReport};
-use crate::sync::{thread, Arc, AtomicU8, Mutex, Ordering};
+use crate::shared::Shared;
+use crate::signal::KsgxdSignal;
+use crate::sync::{thread, Arc, Mutex};
 use epc_hw::{EpcLayout, NodeId};
 use std::fmt;
 use std::sync::Weak;
 use thiserror::Error;
-
-/// Everything the manager's users and ksgxd share.
-pub(crate) struct Inner {
-    pub(crate) layout: EpcLayout,
-    pub(crate) low_watermark: usize,
-    pub(crate) high_watermark: usize,
-    pub(crate) batch: usize,
-    pub(crate) deterministic: bool,
-    /// Per page, a [`PageState`].
-    pub(crate) states: Box<[AtomicU8]>,
-    pub(crate) free: FreeLists,
-    pub(crate) reclaimable: Reclaimable,
-    pub(crate) counters: CounterCells,
-    pub(crate) ksgxd: KsgxdSignal,
-}
-
-impl Inner {
-    pub(crate) fn state(&self, page: epc_hw::EpcPageId) -> PageState {
-        PageState::from_u8(self.states[page.index()].load(Ordering::Relaxed))
-    }
-}
 
 /// The EPC manager: free lists per NUMA node, the reclaimable list and its
 /// policy, ksgxd, direct reclaim and the batched reclaim pipeline.
@@ -69,20 +51,16 @@ impl EpcManager {
     ) -> Result<Self, ManagerError> {
         config.validate()?;
         let layout = EpcLayout::new(&config.sections);
-        let total = layout.total_pages() as usize;
-        let states = (0..total)
-            .map(|_| AtomicU8::new(PageState::Free as u8))
-            .collect();
-        let inner = Arc::new(Inner {
-            free: FreeLists::new(&layout),
-            reclaimable: Reclaimable::new(policy, total),
+        let shared = Shared::new(
             layout,
-            low_watermark: config.low_watermark,
-            high_watermark: config.high_watermark,
-            batch: config.batch,
-            deterministic: config.deterministic,
-            states,
-            counters: CounterCells::new(),
+            config.low_watermark,
+            config.high_watermark,
+            config.batch,
+            config.deterministic,
+        );
+        let inner = Arc::new(Inner {
+            reclaimable: Reclaimable::new(policy, Arc::clone(&shared.totals)),
+            shared,
             ksgxd: KsgxdSignal::new(),
         });
         let (handle, id) = if config.deterministic {
@@ -103,28 +81,28 @@ impl EpcManager {
 
     /// The EPC's sections.
     pub fn layout(&self) -> &EpcLayout {
-        &self.inner.layout
+        &self.inner.shared.layout
     }
 
     /// Pages in the EPC.
     pub fn total_pages(&self) -> usize {
-        self.inner.layout.total_pages() as usize
+        self.inner.shared.layout.total_pages() as usize
     }
 
     /// Free pages: a lock-free read, exact at quiescence.
     #[inline]
     pub fn free_pages(&self) -> usize {
-        self.inner.free.nr_free()
+        self.inner.shared.free.nr_free()
     }
 
     /// Free pages per node: `(node, free, size)`.
     pub fn free_pages_per_node(&self) -> Vec<(NodeId, usize, usize)> {
-        self.inner.free.per_node()
+        self.inner.shared.free.per_node()
     }
 
     /// Whether the manager runs in deterministic mode.
     pub fn is_deterministic(&self) -> bool {
-        self.inner.deterministic
+        self.inner.shared.deterministic
     }
 
     /// Puts an allocated page on the reclaimable list, named by `key`, with
@@ -135,9 +113,10 @@ impl EpcManager {
         key: PageKey,
         owner: Weak<dyn PageOwner>,
     ) -> Result<(), ListError> {
-        self.inner
+        let inner = &*self.inner;
+        inner
             .reclaimable
-            .mark(page.id(), key, owner, &self.inner.states)
+            .mark(page.id(), key, owner, &inner.shared.states)
     }
 
     /// Takes a page off the reclaimable list. `Ok(true)` if it was on it,
@@ -146,7 +125,15 @@ impl EpcManager {
     /// batch holds it: teardown skips the page and keeps its handle for the
     /// owner's `block`/`write`, which hand it back.
     pub fn unmark_reclaimable(&self, page: &EpcPage) -> Result<bool, ListError> {
-        self.inner.reclaimable.unmark(page.id(), &self.inner.states)
+        self.unmark_page(page.id())
+    }
+
+    /// Takes `page` off the reclaimable list it is on (for the holder of
+    /// its handle, or for a memory failure, which has none).
+    pub(crate) fn unmark_page(&self, page: epc_hw::EpcPageId) -> Result<bool, ListError> {
+        self.inner
+            .reclaimable
+            .unmark(page, &self.inner.shared.states)
     }
 
     /// Replaces the policy with `policy` (a fresh one, for an experiment
@@ -154,24 +141,19 @@ impl EpcManager {
     /// and ghost lists, across pages that come and go). Refused with
     /// [`ListError::Busy`] unless no page is on the list or isolated.
     pub fn replace_policy(&self, policy: Box<dyn ReclaimPolicy>) -> Result<(), ListError> {
-        let mut list = self.inner.reclaimable.lock();
-        if !list.policy.is_empty() || list.isolated != 0 {
-            return Err(ListError::Busy);
-        }
-        list.policy = policy;
-        self.inner.reclaimable.publish(&list);
-        Ok(())
+        self.inner.reclaimable.replace_policy(policy)
     }
 
     /// Runs one reclaim batch now (as ksgxd would), on the calling thread.
     pub fn reclaim_batch(&self, permit: &mut ReclaimPermit) -> BatchReport {
         let _ = permit;
-        reclaim::reclaim_pages(&self.inner, self.inner.batch)
+        let inner = &*self.inner;
+        reclaim::reclaim_pages(&inner.shared, &inner.reclaimable, inner.shared.batch)
     }
 
     /// A snapshot of the counters.
     pub fn counters(&self) -> Counters {
-        let i = &*self.inner;
+        let i = &self.inner.shared;
         let c = &i.counters;
         let (low, high) = if i.deterministic {
             (0, 0)
@@ -183,8 +165,8 @@ impl EpcManager {
             free_pages: i.free.nr_free() as u64,
             low_watermark: low,
             high_watermark: high,
-            reclaimable_pages: i.reclaimable.nr_listed() as u64,
-            isolated_pages: i.reclaimable.nr_isolated() as u64,
+            reclaimable_pages: i.totals.listed() as u64,
+            isolated_pages: i.totals.isolated() as u64,
             allocations: i.free.allocations(),
             alloc_failures: AllocFailures {
                 no_memory: read(&c.no_memory),
@@ -200,7 +182,11 @@ impl EpcManager {
             skipped: read(&c.skipped),
             declined: read(&c.declined),
             write_failures: read(&c.write_failures),
+            poisoned_pages: 0,
+            retired_pages: 0,
+            nodes: Vec::new(),
         }
+        .with_nodes(self.nodes())
     }
 
     /// Stops ksgxd: a batch in flight completes, then the thread is joined.
@@ -230,8 +216,8 @@ impl Drop for EpcManager {
 impl fmt::Debug for EpcManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EpcManager")
-            .field("deterministic", &self.inner.deterministic)
-            .field("batch", &self.inner.batch)
+            .field("deterministic", &self.inner.shared.deterministic)
+            .field("batch", &self.inner.shared.batch)
             .field("counters", &self.counters())
             .finish_non_exhaustive()
     }

@@ -7,20 +7,40 @@
 //! isolation until after the write, and frees the page only after dropping
 //! it, so a page is never reused while its old owner can still touch it.
 
-use crate::page::{EpcPage, PageKey};
+use crate::page::{EpcPage, OwnerId, PageKey};
 use epc_hw::EpcPageId;
 
-/// Proof, handed to [`PageOwner::write`], that the batch was tracked: every
-/// owner with blocked pages in the batch has had its
-/// [`PageOwner::track`] called. Only the pipeline can make one.
-#[derive(Debug)]
+/// Proof, handed to [`PageOwner::write`], that the page's owner was
+/// tracked in this batch: the pipeline called that owner's
+/// [`PageOwner::track`] after all of its pages in the batch were blocked.
+/// Only the pipeline can make one, and it carries what it proves: the owner
+/// it was made for and the tracking epoch its ETRACK opened.
+///
+/// `track` does not report the hardware's epoch (the SGX model keeps it
+/// inside the SECS), so the epoch is the pipeline's own sequence: the
+/// manager numbers every `track` call its pipelines make, from 1, and the
+/// proof carries that number. Two proofs with the same owner and epoch are
+/// the same ETRACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracked {
-    _private: (),
+    owner: OwnerId,
+    epoch: u64,
 }
 
 impl Tracked {
-    pub(crate) fn new() -> Self {
-        Tracked { _private: () }
+    pub(crate) fn new(owner: OwnerId, epoch: u64) -> Self {
+        Tracked { owner, epoch }
+    }
+
+    /// The owner whose `track` this proof records.
+    pub fn owner(&self) -> OwnerId {
+        self.owner
+    }
+
+    /// The tracking epoch: the manager-wide sequence number of that `track`
+    /// call (from 1).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 }
 
@@ -90,6 +110,8 @@ pub trait PageOwner: Send + Sync {
     /// Writes the blocked page out (EWB, with the owner's retry ladder:
     /// EWB, ETRACK + EWB, IPIs + EWB) and gives the handle back. On an
     /// unrecoverable failure the owner kills its enclave, makes the page
-    /// invalid, and returns [`WriteOutcome::Failed`].
+    /// invalid, and returns [`WriteOutcome::Failed`]. `tracked` is the proof
+    /// of this owner's `track` in this batch (`tracked.owner()` is
+    /// `key.owner`).
     fn write(&self, key: PageKey, page: EpcPageId, tracked: &Tracked) -> WriteOutcome;
 }

@@ -2,6 +2,7 @@
 //! of an allocated page ([`EpcPage`]), the stable name of the enclave page it
 //! holds ([`PageKey`]), and the page's state in the manager.
 
+use crate::sync::{AtomicU8, Ordering};
 use epc_hw::EpcPageId;
 use std::fmt;
 
@@ -104,5 +105,34 @@ impl PageState {
             2 => PageState::Tracked,
             _ => PageState::Isolated,
         }
+    }
+}
+
+/// The state of every page, one atomic byte each: written under the lock
+/// of the transition (see [`PageState`]), read lock-free.
+pub(crate) struct PageStates {
+    cells: Box<[AtomicU8]>,
+}
+
+impl PageStates {
+    /// `total` pages, all free.
+    pub(crate) fn new(total: usize) -> Self {
+        PageStates {
+            cells: (0..total)
+                .map(|_| AtomicU8::new(PageState::Free as u8))
+                .collect(),
+        }
+    }
+
+    /// The state of `page`.
+    #[inline]
+    pub(crate) fn get(&self, page: EpcPageId) -> PageState {
+        PageState::from_u8(self.cells[page.index()].load(Ordering::Relaxed))
+    }
+
+    /// Moves `page` to `state`; the caller holds the transition's lock.
+    #[inline]
+    pub(crate) fn set(&self, page: EpcPageId, state: PageState) {
+        self.cells[page.index()].store(state as u8, Ordering::Relaxed);
     }
 }

@@ -1,4 +1,7 @@
-//! One reclaim batch (Linux's `sgx_reclaim_pages`), over [`PageOwner`]s.
+//! One reclaim batch (Linux's `sgx_reclaim_pages`), over [`PageOwner`]s,
+//! from the list it is given. The list makes every change to itself and to
+//! the page states (`list/batch.rs`); the pipeline drives the owners and
+//! returns pages to the free lists.
 //!
 //! Steps, in order, and why:
 //!
@@ -14,6 +17,8 @@
 //!    their owner reference is dropped, the ordering Linux's v31 fixed).
 //! 3. **Track**, once per owner with blocked pages, after all of its pages
 //!    in the batch are blocked: ETRACK is per enclave, the batch amortises it.
+//!    Each call yields a [`Tracked`] proof for that owner, numbered with the
+//!    manager's tracking sequence.
 //! 4. **Write**: EWB with the owner's retry ladder; the owner hands the page
 //!    back whether or not the write succeeded.
 //! 5. **Finish**: under the list lock, the pages leave the reclaimer's
@@ -24,10 +29,10 @@
 //! The batch buffer holds exactly `max` entries; it never grows.
 
 use crate::counters::bump;
-use crate::manager::Inner;
+use crate::list::{Reclaimable, Victim};
 use crate::owner::{BlockOutcome, PageOwner, Tracked, WriteOutcome};
-use crate::page::{EpcPage, PageKey, PageState};
-use crate::sync::Ordering;
+use crate::page::{EpcPage, PageKey};
+use crate::shared::Shared;
 use epc_hw::EpcPageId;
 use std::sync::Arc;
 
@@ -78,21 +83,21 @@ struct Entry {
     stage: Stage,
 }
 
-/// Runs one batch of at most `max` victims.
-pub(crate) fn reclaim_pages(inner: &Inner, max: usize) -> BatchReport {
+/// Runs one batch of at most `max` victims taken from `list`.
+pub(crate) fn reclaim_pages(shared: &Shared, list: &Reclaimable, max: usize) -> BatchReport {
     let mut report = BatchReport::default();
     let mut batch: Vec<Entry> = Vec::with_capacity(max);
-    isolate(inner, max, &mut batch, &mut report);
+    isolate(shared, list, max, &mut batch, &mut report);
     if !batch.is_empty() {
         block(&mut batch, &mut report);
-        put_back_declined(inner, &mut batch);
-        let tracked = track(&batch);
+        put_back_declined(shared, list, &mut batch);
+        let tracked = track(shared, &batch);
         write(&mut batch, &tracked, &mut report);
-        finish(inner, &mut batch);
+        finish(shared, list, &mut batch);
     }
     debug_assert!(batch.capacity() == max, "the batch buffer never grows");
 
-    let c = &inner.counters;
+    let c = &shared.counters;
     bump(&c.batches, 1);
     bump(&c.pages_scanned, report.scanned);
     bump(&c.second_chances, report.second_chances);
@@ -104,75 +109,26 @@ pub(crate) fn reclaim_pages(inner: &Inner, max: usize) -> BatchReport {
 }
 
 /// Step 1: the policy selects, the owners are pinned, the pages isolated.
-fn isolate(inner: &Inner, max: usize, batch: &mut Vec<Entry>, report: &mut BatchReport) {
-    // References taken to call `age`; dropped after the lock (see above).
-    let mut aged: Vec<Arc<dyn PageOwner>> = Vec::new();
-    let mut victims: Vec<PageKey> = Vec::with_capacity(max);
-    let mut guard = inner.reclaimable.lock();
-    let list = &mut *guard;
-    let scan = {
-        let (keys, slots) = (&list.keys, &list.slots);
-        let mut young = |key: PageKey| -> bool {
-            let Some(slot) = keys.get(&key).and_then(|p| slots[p.index()].as_ref()) else {
-                return false;
-            };
-            // An owner going away counts as old, so it is isolated and
-            // dropped from the list promptly.
-            let Some(owner) = slot.owner.upgrade() else {
-                return false;
-            };
-            let young = owner.age(key);
-            // Keep one reference per run of pages of one owner: a duplicate
-            // dropped here is never the last one.
-            if !aged.last().is_some_and(|o| same_owner(o, &owner)) {
-                aged.push(owner);
-            }
-            young
-        };
-        list.policy.select_victims(max, &mut young, &mut victims)
-    };
-    report.scanned = scan.scanned;
-    report.second_chances = scan.second_chances;
-
-    for (i, key) in victims.into_iter().enumerate() {
-        if i >= max {
-            // A policy that over-delivers keeps the surplus.
-            list.policy.put_back(key);
-            continue;
-        }
-        let Some(&page) = list.keys.get(&key) else {
-            debug_assert!(false, "policy returned unknown key {key:?}");
-            continue;
-        };
-        let owner = list.slots[page.index()]
-            .as_ref()
-            .and_then(|s| s.owner.upgrade());
-        match owner {
-            Some(owner) => {
-                inner.states[page.index()].store(PageState::Isolated as u8, Ordering::Relaxed);
-                list.isolated += 1;
-                report.isolated += 1;
-                batch.push(Entry {
-                    page,
-                    key,
-                    owner: Some(owner),
-                    handle: None,
-                    stage: Stage::Isolated,
-                });
-            }
-            None => {
-                // Left to the owner's teardown, which frees the page.
-                list.keys.remove(&key);
-                list.slots[page.index()] = None;
-                list.policy.removed(key);
-                inner.states[page.index()].store(PageState::InUse as u8, Ordering::Relaxed);
-                report.skipped += 1;
-            }
-        }
-    }
-    inner.reclaimable.publish(list);
-    drop(guard);
-    drop(aged);
+fn isolate(
+    shared: &Shared,
+    list: &Reclaimable,
+    max: usize,
+    batch: &mut Vec<Entry>,
+    report: &mut BatchReport,
+) {
+    let mut victims: Vec<Victim> = Vec::with_capacity(max);
+    let done = list.isolate(max, &shared.states, &mut victims);
+    report.scanned = done.scan.scanned;
+    report.second_chances = done.scan.second_chances;
+    report.skipped += done.skipped;
+    report.isolated = victims.len() as u64;
+    batch.extend(victims.into_iter().map(|v| Entry {
+        page: v.page,
+        key: v.key,
+        owner: Some(v.owner),
+        handle: None,
+        stage: Stage::Isolated,
+    }));
 }
 
 /// Step 2: EBLOCK, or decline before it.
@@ -198,47 +154,50 @@ fn block(batch: &mut [Entry], report: &mut BatchReport) {
 }
 
 /// Declined pages go back on the list, then their owner references drop.
-fn put_back_declined(inner: &Inner, batch: &mut [Entry]) {
+fn put_back_declined(shared: &Shared, list: &Reclaimable, batch: &mut [Entry]) {
     if !batch.iter().any(|e| e.stage == Stage::Declined) {
         return;
     }
-    let mut released = Vec::new();
-    {
-        let mut list = inner.reclaimable.lock();
-        for e in batch.iter_mut().filter(|e| e.stage == Stage::Declined) {
-            inner.states[e.page.index()].store(PageState::Tracked as u8, Ordering::Relaxed);
-            list.isolated -= 1;
-            list.policy.put_back(e.key);
-            released.extend(e.owner.take());
-        }
-        inner.reclaimable.publish(&list);
-    }
+    let declined = batch
+        .iter()
+        .filter(|e| e.stage == Stage::Declined)
+        .map(|e| (e.page, e.key));
+    list.put_back(declined, &shared.states);
+    let released: Vec<_> = batch
+        .iter_mut()
+        .filter(|e| e.stage == Stage::Declined)
+        .filter_map(|e| e.owner.take())
+        .collect();
     drop(released);
 }
 
-/// Step 3: ETRACK once per owner that has blocked pages in the batch.
-fn track(batch: &[Entry]) -> Tracked {
-    for (i, e) in batch.iter().enumerate() {
-        if e.stage != Stage::Blocked {
+/// Step 3: ETRACK once per owner that has blocked pages in the batch; one
+/// proof per owner.
+fn track(shared: &Shared, batch: &[Entry]) -> Vec<Tracked> {
+    let mut proofs: Vec<Tracked> = Vec::new();
+    for e in batch.iter().filter(|e| e.stage == Stage::Blocked) {
+        if proofs.iter().any(|t| t.owner() == e.key.owner) {
             continue;
         }
-        let first_of_owner = !batch[..i]
-            .iter()
-            .any(|p| p.stage == Stage::Blocked && p.key.owner == e.key.owner);
-        if let (true, Some(owner)) = (first_of_owner, e.owner.as_ref()) {
+        if let Some(owner) = e.owner.as_ref() {
             owner.track();
+            proofs.push(Tracked::new(e.key.owner, shared.next_epoch()));
         }
     }
-    Tracked::new()
+    proofs
 }
 
-/// Step 4: EWB; the owner hands the page back either way.
-fn write(batch: &mut [Entry], tracked: &Tracked, report: &mut BatchReport) {
+/// Step 4: EWB with the owner's proof; the owner hands the page back either
+/// way.
+fn write(batch: &mut [Entry], tracked: &[Tracked], report: &mut BatchReport) {
     for e in batch.iter_mut().filter(|e| e.stage == Stage::Blocked) {
         let Some(owner) = e.owner.as_ref() else {
             continue;
         };
-        let (handle, evicted) = match owner.write(e.key, e.page, tracked) {
+        let Some(proof) = tracked.iter().find(|t| t.owner() == e.key.owner) else {
+            unreachable!("every owner with a blocked page was tracked");
+        };
+        let (handle, evicted) = match owner.write(e.key, e.page, proof) {
             WriteOutcome::Written(h) => {
                 report.evicted += 1;
                 (h, true)
@@ -259,37 +218,18 @@ fn write(batch: &mut [Entry], tracked: &Tracked, report: &mut BatchReport) {
 }
 
 /// Step 5: untrack, put the owner references, then free.
-fn finish(inner: &Inner, batch: &mut Vec<Entry>) {
-    {
-        let mut list = inner.reclaimable.lock();
-        let list = &mut *list;
-        for e in batch.iter() {
-            let Stage::Done { evicted } = e.stage else {
-                continue;
-            };
-            let superseded = list.slots[e.page.index()]
-                .take()
-                .is_some_and(|s| s.superseded);
-            list.isolated -= 1;
-            if !superseded {
-                list.keys.remove(&e.key);
-                if evicted {
-                    list.policy.evicted(e.key);
-                } else {
-                    list.policy.removed(e.key);
-                }
-            }
-            // Held by this batch until it reaches the free list below.
-            inner.states[e.page.index()].store(PageState::InUse as u8, Ordering::Relaxed);
-        }
-        inner.reclaimable.publish(list);
-    }
+fn finish(shared: &Shared, list: &Reclaimable, batch: &mut Vec<Entry>) {
+    let done = batch.iter().filter_map(|e| match e.stage {
+        Stage::Done { evicted } => Some((e.page, e.key, evicted)),
+        _ => None,
+    });
+    list.finish(done, &shared.states);
     for e in batch.iter_mut() {
         e.owner = None;
     }
     for e in batch.drain(..) {
         if let Some(handle) = e.handle {
-            inner.free.give(handle.id(), &inner.states);
+            shared.free.give(handle.id(), &shared.states);
         }
     }
 }
@@ -302,10 +242,4 @@ fn take_handle(e: &mut Entry, handle: EpcPage) {
         e.key
     );
     e.handle = Some(handle);
-}
-
-fn same_owner(a: &Arc<dyn PageOwner>, b: &Arc<dyn PageOwner>) -> bool {
-    // Compare data pointers only: vtable pointers of one type may differ
-    // across codegen units.
-    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }

@@ -188,6 +188,20 @@ fn batch_order_block_all_then_track_once_per_owner_then_write() {
         assert_eq!(o.resident(), 0);
     }
     assert_eq!(mgr.free_pages(), 8);
+    // Each write carries the proof of its own owner's one ETRACK: one epoch
+    // per owner, distinct between owners.
+    let (pa, pb) = (a.proofs.lock().clone(), b.proofs.lock().clone());
+    assert!(pa
+        .iter()
+        .all(|t| t.owner() == a.id && t.epoch() == pa[0].epoch()));
+    assert!(pb
+        .iter()
+        .all(|t| t.owner() == b.id && t.epoch() == pb[0].epoch()));
+    assert_ne!(pa[0].epoch(), pb[0].epoch());
+    // A later batch opens a later epoch.
+    a.add(0x9000, AllocMode::NoReclaim).unwrap();
+    mgr.reclaim_batch(&mut ReclaimPermit::new());
+    assert!(a.proofs.lock().last().unwrap().epoch() > pa[0].epoch().max(pb[0].epoch()));
 }
 
 #[test]

@@ -94,6 +94,8 @@ impl Machine {
             if secinfo.page_type == PageType::Tcs && !tcs_content_valid(&control, content) {
                 return Err(gp(GpCause::InvalidTcs));
             }
+            // EADD reads the SECS and extends its measurement.
+            self.consume(secs_slot, secs_page, Operand::Secs)?;
             slot.data().write_bytes(content);
             let mut e = slot.epcm.lock();
             *e = EpcmEntry {
@@ -122,6 +124,7 @@ impl Machine {
             if control.is_initialized() {
                 return Err(gp(GpCause::AlreadyInitialized));
             }
+            self.consume(slot, secs_page, Operand::Secs)?;
             control.set_initialized(slot.data());
             Ok(())
         })();

@@ -182,6 +182,8 @@ impl Machine {
                     if !control.tracking.lock().is_tracked(entry.block_epoch) {
                         return Err(SgxError::NotTracked.into());
                     }
+                    // The SECS's EID goes into the MAC header.
+                    self.consume(secs_slot, secs_page, Operand::Secs)?;
                     let eid = control.eid;
                     owner = Some((control, secs_busy));
                     (eid, eid)
@@ -197,6 +199,11 @@ impl Machine {
                 }
                 PageType::Va => (EnclaveId(0), EnclaveId(0)),
             };
+
+            // The page is read to be encrypted and the slot is swapped: a
+            // poisoned one stops the leaf here, with no sealed copy made.
+            self.consume(slot, page, Operand::Target)?;
+            self.consume(va, va_slot.page, Operand::VaSlot)?;
 
             // Seal. Nothing below can fail, so the state changes are final.
             let version = self.next_version.fetch_add(1, Ordering::Relaxed);
@@ -214,7 +221,7 @@ impl Machine {
                 pcmd_reserved: [0; 40],
             };
             slot.data().read_bytes(&mut out.ciphertext);
-            out.pcmd.mac = self.key.seal(version, &header, &mut out.ciphertext);
+            out.pcmd.mac = self.key.read().seal(version, &header, &mut out.ciphertext);
             let previous =
                 va.data().words[usize::from(va_slot.slot)].swap(version, Ordering::AcqRel);
 
@@ -310,6 +317,12 @@ impl Machine {
             (false, None) => None,
             _ => return Err(gp(GpCause::InvalidSecsOperand)),
         };
+        // The version is read from the VA page and the EID from the SECS;
+        // the destination is only written, so its poison is not consumed.
+        self.consume(va, va_slot.page, Operand::VaSlot)?;
+        if let (Some(s), Some(secs_slot)) = (secs, secs_slot) {
+            self.consume(secs_slot, s, Operand::Secs)?;
+        }
         let header = MacHeader {
             eid: control.as_ref().map_or(EnclaveId(0), |c| c.eid),
             secinfo_flags: secinfo.flags(),
@@ -323,6 +336,7 @@ impl Machine {
         if version == 0
             || !self
                 .key
+                .read()
                 .open(version, &header, &sealed.pcmd.mac, &mut plain)
         {
             return Err(SgxError::MacCompareFail.into());

@@ -7,7 +7,7 @@ use super::state::{BUSY, EXITING, INSIDE};
 use super::{LogicalProcessor, LpError, Mode};
 use crate::cost::Event;
 use crate::epc::PageData;
-use crate::ids::LinearAddress;
+use crate::ids::{EpcPageId, LinearAddress};
 use std::sync::atomic::Ordering;
 
 impl LogicalProcessor {
@@ -64,6 +64,9 @@ impl LogicalProcessor {
                     .epc
                     .slot(page)
                     .expect("translations name EPC pages");
+                if slot.is_poisoned() {
+                    return Err(self.machine_check(addr, page));
+                }
                 let r = f(slot.data());
                 self.end_access();
                 self.stats.accesses += 1;
@@ -117,6 +120,20 @@ impl LogicalProcessor {
             return Err(LpError::Interrupted);
         }
         Ok(())
+    }
+
+    /// The access read a poisoned page: an AEX, taken by this LP itself,
+    /// reported as a machine check (a hit in the TLB does not help: the
+    /// poison is in the memory).
+    #[cold]
+    fn machine_check(&mut self, addr: LinearAddress, epc_page: EpcPageId) -> LpError {
+        self.shared.state.store(EXITING, Ordering::SeqCst);
+        self.machine.finish_exit(&self.shared, ExitKind::Aex);
+        self.become_interrupted();
+        LpError::MachineCheck {
+            addr: addr.page(),
+            epc_page,
+        }
     }
 
     /// An IPI sender took the AEX for this LP.

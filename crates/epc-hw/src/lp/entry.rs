@@ -114,6 +114,12 @@ impl LogicalProcessor {
         if *tcs_slot.epcm.lock() != tcs_entry {
             return Err(fault(tcs, FaultCause::EpcmInvalid, Some(pte.page)));
         }
+        if tcs_slot.is_poisoned() {
+            return Err(LpError::MachineCheck {
+                addr: tcs,
+                epc_page: pte.page,
+            });
+        }
         let view = TcsView(tcs_slot.data());
         let (cssa, nssa) = (view.cssa(), view.nssa());
         let frame = match entry {
@@ -133,6 +139,13 @@ impl LogicalProcessor {
             .map_err(|cause| fault(ssa, cause, Some(ssa_pte.page)))?;
         if !ssa_pte.writable {
             return Err(fault(ssa, FaultCause::PteReadOnly, Some(ssa_pte.page)));
+        }
+        // ERESUME restores the state saved in the SSA frame.
+        if entry == Entry::Resume && self.machine.is_poisoned(ssa_pte.page) {
+            return Err(LpError::MachineCheck {
+                addr: ssa,
+                epc_page: ssa_pte.page,
+            });
         }
         if !view.try_acquire() {
             return Err(LpError::GeneralProtection(GpCause::TcsBusy));

@@ -1,7 +1,7 @@
 //! How an ENCLU leaf or an access made by a logical processor failed.
 
 use crate::error::{GpCause, PageFaultInfo, SgxError};
-use crate::ids::LinearAddress;
+use crate::ids::{EpcPageId, LinearAddress};
 use thiserror::Error;
 
 /// How an ENCLU leaf or an access failed.
@@ -17,6 +17,17 @@ pub enum LpError {
     /// refuses (an access error, or a change to accept first).
     #[error("{0}")]
     PageFault(PageFaultInfo),
+    /// A machine check: the access (or EENTER/ERESUME reading the TCS or
+    /// the SSA frame) read a poisoned EPC page. From an access, the LP has
+    /// taken an AEX like a fault; but no OS action can repair the page, so
+    /// the enclave should be given up (Linux sends SIGBUS).
+    #[error("#MC: poisoned EPC page {epc_page:?} read at {addr}")]
+    MachineCheck {
+        /// The enclave page accessed (low 12 bits cleared).
+        addr: LinearAddress,
+        /// The poisoned EPC page.
+        epc_page: EpcPageId,
+    },
     /// An IPI forced an AEX; resume with
     /// [`eresume`](super::LogicalProcessor::eresume).
     #[error("interrupted: an IPI forced an asynchronous exit")]

@@ -35,6 +35,8 @@ pub(crate) struct MockOwner {
     pub(crate) decline: Mutex<HashSet<u64>>,
     pub(crate) fail_write: Mutex<HashSet<u64>>,
     pub(crate) evicted: Mutex<Vec<u64>>,
+    /// The `Tracked` proof of each write, in order.
+    pub(crate) proofs: Mutex<Vec<Tracked>>,
     /// Runs inside `block`, before the owner answers.
     pub(crate) on_block: Mutex<Option<Hook>>,
     /// Runs first thing in `drop`.
@@ -60,6 +62,7 @@ impl MockOwner {
             decline: Mutex::new(HashSet::new()),
             fail_write: Mutex::new(HashSet::new()),
             evicted: Mutex::new(Vec::new()),
+            proofs: Mutex::new(Vec::new()),
             on_block: Mutex::new(None),
             on_drop: Mutex::new(None),
         })
@@ -172,8 +175,9 @@ impl PageOwner for MockOwner {
         self.log.lock().push(Call::Track);
     }
 
-    fn write(&self, key: PageKey, page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
+    fn write(&self, key: PageKey, page: EpcPageId, tracked: &Tracked) -> WriteOutcome {
         self.log.lock().push(Call::Write(key.addr));
+        self.proofs.lock().push(*tracked);
         let handle = self.take(key.addr, page);
         if self.fail_write.lock().contains(&key.addr) {
             // Unrecoverable: the enclave is killed.

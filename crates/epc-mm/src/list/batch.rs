@@ -1,0 +1,152 @@
+//! The reclaim pipeline's side of a list: isolating victims, putting back
+//! the ones their owners declined, and finishing the ones that left.
+
+use super::Reclaimable;
+use crate::owner::PageOwner;
+use crate::page::{PageKey, PageState, PageStates};
+use crate::policy::ScanReport;
+use epc_hw::EpcPageId;
+use std::sync::Arc;
+
+/// A page taken off the list, with its owner's reference ("get").
+pub(crate) struct Victim {
+    pub(crate) page: EpcPageId,
+    pub(crate) key: PageKey,
+    pub(crate) owner: Arc<dyn PageOwner>,
+}
+
+/// What [`Reclaimable::isolate`] did.
+#[derive(Default)]
+pub(crate) struct Isolation {
+    /// What the policy's scan looked at.
+    pub(crate) scan: ScanReport,
+    /// Pages dropped from the list because their owner was going away.
+    pub(crate) skipped: u64,
+}
+
+impl Reclaimable {
+    /// The policy selects up to `max` victims (testing accessed bits through
+    /// the owners' `age`); each one whose owner still upgrades is isolated
+    /// (`Tracked` → `Isolated`) and pushed on `victims` with that reference.
+    /// A page whose owner is going away is dropped from the list (`InUse`)
+    /// and left to the owner's teardown.
+    ///
+    /// References taken only to call `age` are dropped after the lock is
+    /// released: the last one runs the owner's teardown, which takes this
+    /// lock.
+    pub(crate) fn isolate(
+        &self,
+        max: usize,
+        states: &PageStates,
+        victims: &mut Vec<Victim>,
+    ) -> Isolation {
+        let mut aged: Vec<Arc<dyn PageOwner>> = Vec::new();
+        let mut chosen: Vec<PageKey> = Vec::with_capacity(max);
+        let mut report = Isolation::default();
+        let mut guard = self.lock();
+        let list = &mut *guard;
+        report.scan = {
+            let (keys, slots) = (&list.keys, &list.slots);
+            let mut young = |key: PageKey| -> bool {
+                let Some(slot) = keys.get(&key).and_then(|p| slots.get(p)) else {
+                    return false;
+                };
+                // An owner going away counts as old, so it is isolated and
+                // dropped from the list promptly.
+                let Some(owner) = slot.owner.upgrade() else {
+                    return false;
+                };
+                let young = owner.age(key);
+                // Keep one reference per run of pages of one owner: a
+                // duplicate dropped here is never the last one.
+                if !aged.last().is_some_and(|o| same_owner(o, &owner)) {
+                    aged.push(owner);
+                }
+                young
+            };
+            list.policy.select_victims(max, &mut young, &mut chosen)
+        };
+
+        for (i, key) in chosen.into_iter().enumerate() {
+            if i >= max {
+                // A policy that over-delivers keeps the surplus.
+                list.policy.put_back(key);
+                continue;
+            }
+            let Some(&page) = list.keys.get(&key) else {
+                debug_assert!(false, "policy returned unknown key {key:?}");
+                continue;
+            };
+            match list.slots.get(&page).and_then(|s| s.owner.upgrade()) {
+                Some(owner) => {
+                    states.set(page, PageState::Isolated);
+                    list.isolated += 1;
+                    victims.push(Victim { page, key, owner });
+                }
+                None => {
+                    // Left to the owner's teardown, which frees the page.
+                    list.keys.remove(&key);
+                    list.slots.remove(&page);
+                    list.policy.removed(key);
+                    states.set(page, PageState::InUse);
+                    report.skipped += 1;
+                }
+            }
+        }
+        self.publish(list);
+        drop(guard);
+        drop(aged);
+        report
+    }
+
+    /// Isolated pages whose owners declined go back on the list
+    /// (`Isolated` → `Tracked`). The caller drops their owner references
+    /// only after this returns (the ordering of Linux's v31 fix).
+    pub(crate) fn put_back(
+        &self,
+        pages: impl Iterator<Item = (EpcPageId, PageKey)>,
+        states: &PageStates,
+    ) {
+        let mut list = self.lock();
+        for (page, key) in pages {
+            states.set(page, PageState::Tracked);
+            list.isolated -= 1;
+            list.policy.put_back(key);
+        }
+        self.publish(&list);
+    }
+
+    /// Isolated pages that left for good (written, failed or abandoned)
+    /// leave the reclaimer's tracking (`Isolated` → `InUse`, held by the
+    /// batch until it frees them) and the policy learns their fate:
+    /// `evicted` when written, `removed` otherwise. A superseded page's key
+    /// and the policy are left alone (see `Slot::superseded`).
+    pub(crate) fn finish(
+        &self,
+        pages: impl Iterator<Item = (EpcPageId, PageKey, bool)>,
+        states: &PageStates,
+    ) {
+        let mut guard = self.lock();
+        let list = &mut *guard;
+        for (page, key, evicted) in pages {
+            let superseded = list.slots.remove(&page).is_some_and(|s| s.superseded);
+            list.isolated -= 1;
+            if !superseded {
+                list.keys.remove(&key);
+                if evicted {
+                    list.policy.evicted(key);
+                } else {
+                    list.policy.removed(key);
+                }
+            }
+            states.set(page, PageState::InUse);
+        }
+        self.publish(list);
+    }
+}
+
+fn same_owner(a: &Arc<dyn PageOwner>, b: &Arc<dyn PageOwner>) -> bool {
+    // Compare data pointers only: vtable pointers of one type may differ
+    // across codegen units.
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}

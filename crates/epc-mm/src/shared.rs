@@ -1,0 +1,56 @@
+//! The state every reclaim path shares, below the lists' owners: the
+//! configuration numbers, the page states, the free lists, the counters,
+//! the totals over all reclaimable lists and the pipeline's tracking
+//! sequence. The reclaim pipeline needs this and a list; nothing here
+//! knows about ksgxd, groups or the public manager.
+
+use crate::counters::CounterCells;
+use crate::freelist::FreeLists;
+use crate::list::ListTotals;
+use crate::page::PageStates;
+use crate::sync::{Arc, AtomicU64, Ordering};
+use epc_hw::EpcLayout;
+
+/// See the module documentation.
+pub(crate) struct Shared {
+    pub(crate) layout: EpcLayout,
+    pub(crate) low_watermark: usize,
+    pub(crate) high_watermark: usize,
+    pub(crate) batch: usize,
+    pub(crate) deterministic: bool,
+    pub(crate) states: PageStates,
+    pub(crate) free: FreeLists,
+    pub(crate) counters: CounterCells,
+    /// Listed and isolated pages over every list.
+    pub(crate) totals: Arc<ListTotals>,
+    /// The last tracking epoch handed out (see `Tracked`).
+    tracks: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        layout: EpcLayout,
+        low_watermark: usize,
+        high_watermark: usize,
+        batch: usize,
+        deterministic: bool,
+    ) -> Self {
+        Shared {
+            states: PageStates::new(layout.total_pages() as usize),
+            free: FreeLists::new(&layout),
+            layout,
+            low_watermark,
+            high_watermark,
+            batch,
+            deterministic,
+            counters: CounterCells::new(),
+            totals: Arc::new(ListTotals::default()),
+            tracks: AtomicU64::new(0),
+        }
+    }
+
+    /// The next tracking epoch.
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.tracks.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
