@@ -9,7 +9,22 @@
 //! * `machine`: creating a machine with a 4 GiB EPC; its resident memory is
 //!   printed before the benchmarks run.
 //!
-//! Run: `cargo bench -p epc-hw --bench hw`.
+//! Before criterion runs, the bench prints ratios measured by interleaved
+//! rounds in this process (the medians of `HW_ROUNDS` rounds, 15 by
+//! default), which a loaded machine disturbs much less than absolute times:
+//!
+//! * `ratio/ewb_eldu_vs_ring`: one EBLOCK + ETRACK + EWB + ELDU against one
+//!   ring seal + open of 4 KiB (issue 13's goal: at most 1.3);
+//! * `ratio/tlb_hit_read_vs_array`: a TLB-hit `read_u64` against a plain
+//!   array read, with the read's time in ns;
+//! * `scale`: a 128 GiB EPC (33.5 M pages): creation time, resident memory
+//!   before use, and resident memory per page in use beside its 4 KiB, for
+//!   pages used densely (from the start of the EPC) and sparsely (one page
+//!   in each chunk of page slots).
+//!
+//! Run: `cargo bench -p epc-hw --bench hw`; `HW_REPORT_ONLY=1` prints the
+//! report and skips criterion (for a quick run or for callgrind), and
+//! `HW_REPORT_ONLY=pair` (or `access`, `scale`) prints that part alone.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -21,7 +36,12 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const PAGES: u64 = 32;
+#[path = "hw/ratios.rs"]
+mod ratios;
+#[path = "hw/scale.rs"]
+mod scale;
+
+pub(crate) const PAGES: u64 = 32;
 
 struct MapTable(HashMap<u64, Pte>);
 
@@ -124,7 +144,9 @@ fn access(c: &mut Criterion) {
     );
 }
 
-fn swap(c: &mut Criterion) {
+/// A machine with a SECS, a VA page and one regular page, for the swap
+/// pair.
+fn swap_machine() -> (Arc<Machine>, EpcPageId, EpcPageId, LinearAddress, VaSlot) {
     let m = Machine::new(MachineConfig::with_pages(8)).unwrap();
     let secs = EpcPageId(0);
     let base = LinearAddress(0x10000);
@@ -137,17 +159,32 @@ fn swap(c: &mut Criterion) {
     let page = EpcPageId(2);
     m.eadd(page, secs, base, SecInfo::reg(Perms::RW), &[5; 4096])
         .unwrap();
+    (m, secs, page, base, slot)
+}
+
+/// One EBLOCK, ETRACK, EWB and ELDU of `page`.
+fn ewb_eldu(
+    m: &Machine,
+    secs: EpcPageId,
+    page: EpcPageId,
+    base: LinearAddress,
+    slot: VaSlot,
+    sealed: &mut SealedPage,
+) {
+    let _ = m.eblock(page).unwrap();
+    m.etrack(secs).unwrap();
+    let _ = m.ewb(page, slot, sealed).unwrap();
+    m.eldu(page, base, sealed, Some(secs), slot).unwrap();
+}
+
+fn swap(c: &mut Criterion) {
+    let (m, secs, page, base, slot) = swap_machine();
     let mut sealed = SealedPage::new();
 
     let mut g = c.benchmark_group("swap");
     g.throughput(Throughput::Bytes(4096));
     g.bench_function("ewb_eldu", |b| {
-        b.iter(|| {
-            let _ = m.eblock(page).unwrap();
-            m.etrack(secs).unwrap();
-            let _ = m.ewb(page, slot, &mut sealed).unwrap();
-            m.eldu(page, base, &sealed, Some(secs), slot).unwrap();
-        })
+        b.iter(|| ewb_eldu(&m, secs, page, base, slot, &mut sealed))
     });
 
     let mut buf = [7u8; 4096];
@@ -252,6 +289,23 @@ fn report_machine_memory() {
 criterion_group!(benches, access, swap, machine);
 
 fn main() {
+    // HW_REPORT_ONLY=1 (or `pair`, `access`, `scale`: that part alone)
+    // skips criterion.
+    let only = std::env::var("HW_REPORT_ONLY").ok();
+    let part =
+        |name: &str| matches!(only.as_deref(), None | Some("1")) || only.as_deref() == Some(name);
+    if part("pair") {
+        ratios::pair();
+    }
+    if part("access") {
+        ratios::access();
+    }
+    if part("scale") {
+        scale::report();
+    }
+    if only.is_some() {
+        return;
+    }
     report_machine_memory();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -1,9 +1,10 @@
 //! The accesses an enclave thread makes: word and page reads and writes,
-//! each one a `BUSY` interval of the state word, and the AEX a faulting
-//! access takes.
+//! each one an interval of the `busy` flag, and the AEX a faulting access
+//! takes.
 
+use super::fence;
 use super::ipi::ExitKind;
-use super::state::{BUSY, EXITING, INSIDE};
+use super::state::{EXITING, INSIDE};
 use super::{LogicalProcessor, LpError, Mode};
 use crate::cost::Event;
 use crate::epc::PageData;
@@ -81,22 +82,33 @@ impl LogicalProcessor {
         }
     }
 
-    /// Ends an access or ENCLU leaf that completed (`BUSY` to `INSIDE`).
+    /// Ends an access or ENCLU leaf that completed (lowers `busy`; the
+    /// release makes the access happen before whatever an IPI sender that
+    /// sees the flag low does next).
     #[inline]
     pub(super) fn end_access(&mut self) {
-        self.shared.state.store(INSIDE, Ordering::Release);
+        self.shared.busy.store(false, Ordering::Release);
     }
 
     /// The AEX of an exception (#PF, #GP) raised inside the enclave by an
-    /// access or an ENCLU leaf, taken by this LP itself from `BUSY`.
+    /// access or an ENCLU leaf, taken by this LP itself while `busy`: no IPI
+    /// sender claims an LP whose flag it sees raised, so the state is still
+    /// `INSIDE` and this LP owns the exit.
     pub(super) fn exception_exit(&mut self) {
         self.shared.state.store(EXITING, Ordering::SeqCst);
+        self.shared.busy.store(false, Ordering::Release);
         self.machine.finish_exit(&self.shared, ExitKind::Aex);
         self.become_interrupted();
     }
 
-    /// Starts an access or ENCLU leaf (`INSIDE` to `BUSY`), or reports that
-    /// the LP is not inside or an IPI has exited it.
+    /// Starts an access or ENCLU leaf (raises `busy`), or reports that the
+    /// LP is not inside or an IPI has exited it.
+    ///
+    /// The raise is a plain store followed by a light barrier (a compiler
+    /// fence): it pairs with the heavy, process-wide barrier an IPI sender
+    /// issues between raising the exit request and reading `busy`, so that
+    /// either this thread sees the request or the sender sees `busy` (the
+    /// asymmetric Dekker handshake of the [module documentation](super)).
     #[inline]
     pub(super) fn begin_access(&mut self) -> Result<(), LpError> {
         match self.mode {
@@ -104,22 +116,36 @@ impl LogicalProcessor {
             Mode::Interrupted(_) => return Err(LpError::Interrupted),
             Mode::Outside => return Err(LpError::NotInEnclave),
         }
-        if self
-            .shared
-            .state
-            .compare_exchange(INSIDE, BUSY, Ordering::SeqCst, Ordering::Relaxed)
-            .is_err()
+        let shared = &self.shared;
+        shared.busy.store(true, Ordering::Relaxed);
+        fence::light();
+        // The request is read first: a sender that has already completed
+        // the exit has cleared it, and then (acquire) the state it moved
+        // away from INSIDE is visible.
+        if shared.exit_requested.load(Ordering::Acquire)
+            || shared.state.load(Ordering::Acquire) != INSIDE
         {
-            self.note_async_exit();
-            return Err(LpError::Interrupted);
-        }
-        if self.shared.exit_requested.load(Ordering::SeqCst) {
-            self.shared.state.store(EXITING, Ordering::SeqCst);
-            self.machine.finish_exit(&self.shared, ExitKind::Aex);
-            self.become_interrupted();
-            return Err(LpError::Interrupted);
+            return Err(self.abandon_access());
         }
         Ok(())
+    }
+
+    /// An exit was requested or taken before the access could start: the
+    /// access does not happen. Whoever wins `INSIDE`→`EXITING` (this LP or
+    /// the IPI sender) performs the AEX.
+    #[cold]
+    fn abandon_access(&mut self) -> LpError {
+        let shared = &self.shared;
+        shared.busy.store(false, Ordering::Release);
+        if shared
+            .state
+            .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.machine.finish_exit(&self.shared, ExitKind::Aex);
+        }
+        self.become_interrupted();
+        LpError::Interrupted
     }
 
     /// The access read a poisoned page: an AEX, taken by this LP itself,
@@ -127,9 +153,7 @@ impl LogicalProcessor {
     /// poison is in the memory).
     #[cold]
     fn machine_check(&mut self, addr: LinearAddress, epc_page: EpcPageId) -> LpError {
-        self.shared.state.store(EXITING, Ordering::SeqCst);
-        self.machine.finish_exit(&self.shared, ExitKind::Aex);
-        self.become_interrupted();
+        self.exception_exit();
         LpError::MachineCheck {
             addr: addr.page(),
             epc_page,

@@ -2,7 +2,7 @@
 //! leaves EACCEPT, EACCEPTCOPY and EMODPE, run by a logical processor in
 //! enclave mode.
 //!
-//! Each leaf is one `BUSY` interval of the state word, like an access, and
+//! Each leaf is one interval of the `busy` flag, like an access, and
 //! ends in one of three ways (SDM Vol. 3D, ENCLU[EACCEPT],
 //! ENCLU[EACCEPTCOPY], ENCLU[EMODPE]; transcription
 //! `faculerena/x86_instructions` `content/x86/{eaccept,eacceptcopy,emodpe}.md`):

@@ -1,5 +1,6 @@
 //! IPIs and the completion of an exit (EEXIT or AEX), whoever performs it.
 
+use super::fence;
 use super::state::{backoff, LpShared, EXITING, INSIDE, OUTSIDE};
 use crate::cost::Event;
 use crate::encls::tcs::TcsView;
@@ -22,20 +23,31 @@ impl Machine {
             return 0;
         };
         let targets: Vec<LpId> = control.tracking.lock().inside().to_vec();
-        let mut sent = 0;
-        for id in targets {
-            if let Some(lp) = self.lps.get(id) {
-                self.interrupt(&lp);
-                sent += 1;
-            }
+        let lps: Vec<_> = targets.iter().filter_map(|&id| self.lps.get(id)).collect();
+        if lps.is_empty() {
+            return 0;
         }
-        self.ledger.charge_n(Event::Ipi, sent as u64);
-        sent
+        // Raise every request, then one heavy barrier for all of them.
+        let before: Vec<u64> = lps
+            .iter()
+            .map(|lp| {
+                let exits = lp.exits.load(Ordering::SeqCst);
+                lp.exit_requested.store(true, Ordering::SeqCst);
+                exits
+            })
+            .collect();
+        fence::heavy();
+        for (lp, exits_before) in lps.iter().zip(before) {
+            self.await_exit(lp, exits_before);
+        }
+        self.ledger.charge_n(Event::Ipi, lps.len() as u64);
+        lps.len()
     }
 
-    fn interrupt(&self, lp: &LpShared) {
-        let exits_before = lp.exits.load(Ordering::SeqCst);
-        lp.exit_requested.store(true, Ordering::SeqCst);
+    /// Waits for `lp`, whose exit request is raised and published by the
+    /// heavy barrier, to leave: an access in progress (`busy` seen raised)
+    /// finishes first; an LP between accesses is exited here.
+    fn await_exit(&self, lp: &LpShared, exits_before: u64) {
         let mut spins = 0u32;
         loop {
             if lp.exits.load(Ordering::SeqCst) != exits_before {
@@ -43,7 +55,7 @@ impl Machine {
             }
             match lp.state.load(Ordering::SeqCst) {
                 OUTSIDE => return,
-                INSIDE => {
+                INSIDE if !lp.busy.load(Ordering::Acquire) => {
                     if lp
                         .state
                         .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)

@@ -9,19 +9,28 @@
 //!
 //! # The state word and the IPI handshake
 //!
-//! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` ⇄ `BUSY` (one access) →
-//! `EXITING` (someone performs the exit) → `OUTSIDE`.
+//! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` → `EXITING` (someone performs
+//! the exit) → `OUTSIDE`, and beside it a `busy` flag that only the owning
+//! thread writes, raised for the length of one access or ENCLU leaf.
 //!
-//! An access moves `INSIDE` to `BUSY` with one compare-and-swap, then reads
-//! the exit-request flag; an IPI sets the flag, then looks at the state. Both
-//! sides use sequentially consistent operations, so at least one of them
-//! sees the other: either the access notices the request and takes the AEX
-//! itself, or the IPI sees `BUSY` and waits for this one access to end. An
-//! LP that is `INSIDE` but idle between accesses, or whose thread is blocked
-//! elsewhere, is exited by the IPI sender itself (it wins the
-//! `INSIDE`→`EXITING` swap); an LP handling a fault is already `OUTSIDE`. So
-//! an IPI waits at most for accesses already under way, and accesses never
-//! wait on a lock the OS holds (see [`PageTable`]).
+//! An access raises `busy` with a plain store, issues a *light* barrier (a
+//! compiler fence) and reads the exit-request flag; an IPI sender raises the
+//! request, issues a *heavy* barrier (the `membarrier` system call's private
+//! expedited barrier, through rustix's safe wrapper, which forces a full
+//! barrier on every CPU running a thread of the process) and reads `busy`.
+//! This is the asymmetric form of Dekker's handshake: at least one side sees
+//! the other. Either the access sees the request and does not happen (the
+//! LP takes the AEX, or the sender does if it wins `INSIDE`→`EXITING`), or
+//! the sender sees `busy` and waits for that one access to end. A sender
+//! exits an LP whose `busy` it sees low itself (it wins the
+//! `INSIDE`→`EXITING` swap); an LP handling a fault is already `OUTSIDE`.
+//! So an IPI waits at most for accesses already under way, and accesses
+//! never wait on a lock the OS holds (see [`PageTable`]). The access path
+//! has no locked instruction; the price is one system call per IPI round
+//! (where the system call is missing or refused, both sides fall back to
+//! sequentially consistent fences; see `fence.rs`). `tests/handshake_loom.rs` checks the handshake with loom,
+//! modelling both barriers as sequentially consistent fences, the semantics
+//! the pair guarantees.
 //!
 //! # Files
 //!
@@ -35,6 +44,7 @@ mod access;
 mod edmm;
 mod entry;
 mod error;
+mod fence;
 mod ipi;
 mod state;
 mod walk;
@@ -104,6 +114,7 @@ impl Machine {
     /// A new logical processor for the calling thread, with the machine's
     /// TLB size.
     pub fn new_lp(self: &Arc<Self>) -> Result<LogicalProcessor, LpError> {
+        fence::init();
         let shared = self
             .lps
             .register()

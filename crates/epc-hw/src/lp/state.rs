@@ -1,9 +1,10 @@
 //! The state word other threads see of a logical processor, and the
 //! registry of the machine's logical processors.
 //!
-//! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` ⇄ `BUSY` (one access) →
-//! `EXITING` (someone performs the exit) → `OUTSIDE`. See the handshake in
-//! the [module documentation](super).
+//! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` → `EXITING` (someone performs
+//! the exit) → `OUTSIDE`; beside it, the `busy` flag that only the owning
+//! thread writes, raised for one access. See the handshake in the
+//! [module documentation](super).
 
 use crate::ids::{EpcPageId, LpId};
 use crate::secs::SecsControl;
@@ -13,7 +14,6 @@ use std::sync::Arc;
 
 pub(super) const OUTSIDE: u8 = 0;
 pub(super) const INSIDE: u8 = 1;
-pub(super) const BUSY: u8 = 2;
 pub(super) const EXITING: u8 = 3;
 
 /// What an AEX (by the LP itself or by an IPI sender) needs to know.
@@ -28,6 +28,9 @@ pub(super) struct InsideCtx {
 pub(crate) struct LpShared {
     pub(super) id: LpId,
     pub(super) state: AtomicU8,
+    /// Raised by the owning thread for the length of one access or ENCLU
+    /// leaf; written by no one else.
+    pub(super) busy: AtomicBool,
     pub(super) exit_requested: AtomicBool,
     pub(super) exits: AtomicU64,
     pub(super) ctx: Mutex<Option<InsideCtx>>,
@@ -63,6 +66,7 @@ impl LpRegistry {
         let shared = Arc::new(LpShared {
             id: LpId(i as u32),
             state: AtomicU8::new(OUTSIDE),
+            busy: AtomicBool::new(false),
             exit_requested: AtomicBool::new(false),
             exits: AtomicU64::new(0),
             ctx: Mutex::new(None),
@@ -79,7 +83,7 @@ impl LpRegistry {
         self.slots.read().get(id.0 as usize).cloned().flatten()
     }
 
-    /// Every registered LP: `(id, inside enclave mode, busy)`.
+    /// Every registered LP: `(id, state)`.
     pub(crate) fn states(&self) -> Vec<(LpId, u8)> {
         self.slots
             .read()
@@ -91,7 +95,7 @@ impl LpRegistry {
 }
 
 pub(crate) fn state_is_inside(state: u8) -> bool {
-    state == INSIDE || state == BUSY
+    state == INSIDE
 }
 
 pub(super) fn backoff(spins: &mut u32) {
