@@ -112,10 +112,12 @@ fn ksgxd_skips_young_pages_and_still_reaches_high() {
         o.add(0x1000 * (i + 1), AllocMode::NoReclaim).unwrap();
         o.touch(0x1000 * (i + 1));
     }
-    assert_eq!(mgr.free_pages(), 7);
+    // The last allocation left 7 free and woke ksgxd, which may already be
+    // scanning: the last page can be looked at before its touch, and the
+    // free count can have risen, so neither is asserted exactly.
     wait_until("free pages reach high", || mgr.free_pages() >= 16);
     settle(&mgr);
     let c = mgr.counters();
-    assert!(c.second_chances >= 57, "every page was young once: {c:?}");
+    assert!(c.second_chances >= 56, "every page was young once: {c:?}");
     mgr.validate().unwrap();
 }
