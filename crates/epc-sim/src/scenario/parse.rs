@@ -61,6 +61,7 @@ struct RawEnclave {
     threads: Option<u32>,
     node: Option<u16>,
     cgroup: Option<String>,
+    restart: Option<bool>,
     workload: RawWorkload,
 }
 
@@ -196,6 +197,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
             node,
             workload,
             cgroup,
+            restart: e.restart.unwrap_or(false),
         });
     }
     let names: Vec<String> = enclaves.iter().map(|e| e.name.clone()).collect();
