@@ -248,6 +248,29 @@ fn bad_events_name_the_file_and_field() {
         epc().args(["run", "--scenario", &s]),
         "extra.toml: event[0].cgroupp: unknown field",
     );
+    let s = with(
+        "poison.toml",
+        "at = 1\nkind = \"poison\"\nfree = true\nenclave = \"enclave0\"",
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "poison.toml: event[0].free: give either enclave",
+    );
+    let s = with("free.toml", "at = 1\nkind = \"poison\"\nfree = \"yes\"");
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "free.toml: event[0].free: must be true or false",
+    );
+    let s = with("bare.toml", "at = 1\nkind = \"poison\"");
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "bare.toml: event[0].enclave: missing",
+    );
+    let s = with("suspend.toml", "at = 1\nkind = \"suspend\"\nrestart = true");
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        "suspend.toml: event[0].restart: unknown field",
+    );
 }
 
 #[test]

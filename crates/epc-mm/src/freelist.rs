@@ -202,6 +202,34 @@ impl FreeLists {
         Poisoned::WasFree
     }
 
+    /// A memory failure in a free page chosen here: the tail of the first
+    /// node from `preferred` on (in `take`'s order) that has a free page
+    /// (the page allocation would hand out last) moves to the poison list
+    /// under that node's lock, so no allocation can take it in between.
+    /// `None` if no page is free.
+    pub(crate) fn poison_a_free_page(&self, preferred: NodeId) -> Option<EpcPageId> {
+        let n = self.nodes.len();
+        let start = self
+            .nodes
+            .iter()
+            .position(|f| f.node >= preferred)
+            .unwrap_or(0);
+        for i in 0..n {
+            let f = &self.nodes[(start + i) % n];
+            let mut lists = f.pages.lock();
+            let Some(page) = lists.free.pop_back() else {
+                continue;
+            };
+            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+            lists.poisoned.push(page);
+            f.nr_poisoned.store(lists.poisoned.len(), Ordering::Relaxed);
+            lists.retired.push(page);
+            f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
+            return Some(page);
+        }
+        None
+    }
+
     /// The node list that `page` belongs to.
     #[inline]
     fn home(&self, page: EpcPageId) -> &NodeFree {

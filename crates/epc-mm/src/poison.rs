@@ -19,7 +19,7 @@
 use crate::freelist::Poisoned;
 use crate::list::ListError;
 use crate::manager::EpcManager;
-use epc_hw::EpcPageId;
+use epc_hw::{EpcPageId, NodeId};
 use thiserror::Error;
 
 /// What [`EpcManager::memory_failure`] did with the page.
@@ -70,6 +70,18 @@ impl EpcManager {
                 Err(_) => MemoryFailure::Retired,
             }),
         }
+    }
+
+    /// A memory failure in a free page the manager picks: the last page of
+    /// the free list of `preferred` (or of the next node with a free page,
+    /// in allocation order) goes to the poison list at once, under the
+    /// node's lock, so it cannot be handed out in between as a page picked
+    /// from outside could. Returns the page (`None`: nothing is free); the
+    /// caller then poisons it in the machine too (the platform's part,
+    /// done second here, which no one can observe since the page is never
+    /// handed out again).
+    pub fn poison_free_page(&self, preferred: NodeId) -> Option<EpcPageId> {
+        self.inner.shared.free.poison_a_free_page(preferred)
     }
 
     /// Every page a memory failure named, in page order.

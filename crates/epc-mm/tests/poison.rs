@@ -170,3 +170,58 @@ fn with_every_free_page_poisoned_allocation_finds_nothing() {
     assert_eq!((n.free_pages, n.retired_pages, n.poisoned_pages), (0, 3, 3));
     sums_up(&mgr);
 }
+
+#[test]
+fn poison_free_page_picks_a_free_page_and_never_an_allocated_one() {
+    let mgr = det_manager(8, 4);
+    let held = drain(&mgr);
+    assert_eq!(mgr.poison_free_page(NodeId(0)), None, "nothing free");
+    let held_ids: HashSet<EpcPageId> = held.iter().map(|p| p.id()).collect();
+    for p in held.into_iter().take(3) {
+        mgr.free(p).unwrap();
+    }
+    let a = mgr.poison_free_page(NodeId(0)).unwrap();
+    let b = mgr.poison_free_page(NodeId(0)).unwrap();
+    assert_ne!(a, b);
+    assert!(held_ids.contains(&a) && mgr.is_poisoned(a) && mgr.is_poisoned(b));
+    assert_eq!(mgr.free_pages(), 1);
+    let n = &mgr.nodes()[0];
+    assert_eq!((n.poisoned_pages, n.retired_pages), (2, 2));
+    sums_up(&mgr);
+    let rest = drain(&mgr);
+    assert!(rest.iter().all(|p| p.id() != a && p.id() != b));
+}
+
+#[test]
+fn poison_free_page_races_allocators_without_poisoning_a_page_in_use() {
+    let mgr = Arc::new(det_manager(64, 16));
+    let poisoned: Vec<EpcPageId> = std::thread::scope(|s| {
+        for _ in 0..2 {
+            let mgr = mgr.clone();
+            s.spawn(move || {
+                for _ in 0..2000 {
+                    let pages = drain(&mgr);
+                    // No page handed out is poisoned.
+                    assert!(pages.iter().all(|p| !mgr.is_poisoned(p.id())));
+                    for p in pages {
+                        mgr.free(p).unwrap();
+                    }
+                }
+            });
+        }
+        let mut got = Vec::new();
+        while got.len() < 8 {
+            if let Some(p) = mgr.poison_free_page(NodeId(0)) {
+                got.push(p);
+            }
+            std::thread::yield_now();
+        }
+        got
+    });
+    let set: HashSet<EpcPageId> = poisoned.iter().copied().collect();
+    assert_eq!(set.len(), 8);
+    assert_eq!(mgr.free_pages(), 56);
+    let n = &mgr.nodes()[0];
+    assert_eq!((n.poisoned_pages, n.retired_pages), (8, 8));
+    sums_up(&mgr);
+}

@@ -80,9 +80,16 @@ pub struct Integrity {
     pub corrupt: u64,
     /// Reads during the run that found a wrong tag.
     pub corrupt_reads: u64,
-    /// Enclaves killed during the run (their pages are not checked: a
-    /// killed enclave's memory is gone, as after Linux's SIGBUS).
+    /// Enclaves killed during the run, for any reason (their pages are not
+    /// checked: a killed enclave's memory is gone, as after Linux's
+    /// SIGBUS).
     pub enclaves_killed: u64,
+    /// Of those, enclaves killed by a memory failure (a thread or a leaf
+    /// read a poisoned page; `kill_kind` `memory_failure`): not corruption.
+    pub killed_by_memory_failure: u64,
+    /// Of those, enclaves lost with the EPC at a `suspend` and not rebuilt
+    /// (`kill_kind` `epc_lost`): not corruption.
+    pub lost_with_the_epc: u64,
     /// Pages still allocated after every enclave was destroyed and the
     /// manager shut down (0: nothing leaked, every group back to 0).
     pub pages_leaked: u64,
@@ -185,8 +192,16 @@ pub struct EnclaveReport {
     /// Whether the enclave layer killed it (a `stop_enclave` is not a
     /// kill).
     pub killed: bool,
+    /// The kind of the reason, if it was: `memory_failure`, `epc_lost`,
+    /// `integrity`, `write_back`, `reload` or `destroyed`
+    /// (`KillReason::kind`).
+    pub kill_kind: Option<String>,
     /// Why, if it was.
     pub kill_reason: Option<String>,
+    /// How many times it was rebuilt after a `suspend` lost the EPC
+    /// (`restart = true`); its counters and final check are those of the
+    /// latest build.
+    pub restarts: u32,
     /// The error that stopped one of its threads, if any (other than
     /// `failed`, a kill, or its destruction by `stop_enclave`).
     pub error: Option<String>,
@@ -214,6 +229,10 @@ pub struct EventReport {
     /// When the runner applied it, in seconds from the start; `None` if
     /// the run ended first.
     pub applied_at: Option<f64>,
+    /// What it came to, where there is more to say than its kind: the EPC
+    /// page a `poison` hit and what the manager did with it, how many
+    /// enclaves a `suspend` lost and rebuilt.
+    pub outcome: Option<String>,
 }
 
 /// Everything `epc run` found.

@@ -134,6 +134,9 @@ pub fn run_summary(r: &RunReport) -> Table {
         if let Some(t) = e.stopped_at {
             life += &format!(", stopped at {t:.2} s");
         }
+        if e.restarts > 0 {
+            life += &format!(", rebuilt {} time(s) after the EPC was lost", e.restarts);
+        }
         t.row(
             e.name.clone(),
             format!(
@@ -148,6 +151,12 @@ pub fn run_summary(r: &RunReport) -> Table {
                     None => String::new(),
                 },
                 match (&e.kill_reason, &e.error) {
+                    (Some(k), _) if e.kill_kind.as_deref() == Some("epc_lost") => {
+                        format!(", LOST: {k}")
+                    }
+                    (Some(k), _) if e.kill_kind.as_deref() == Some("memory_failure") => {
+                        format!(", KILLED by memory failure: {k}")
+                    }
                     (Some(k), _) => format!(", KILLED: {k}"),
                     (None, Some(err)) => format!(", error: {err}"),
                     _ => String::new(),
@@ -186,7 +195,13 @@ pub fn run_summary(r: &RunReport) -> Table {
             t.row(
                 format!("{:.2} s", ev.at),
                 match ev.applied_at {
-                    Some(a) => format!("{} {what} (applied at {a:.2} s)", ev.kind),
+                    Some(a) => format!(
+                        "{} {what} (applied at {a:.2} s){}",
+                        ev.kind,
+                        ev.outcome
+                            .as_ref()
+                            .map_or(String::new(), |o| format!(": {o}"))
+                    ),
                     None => format!("{} {what} (not applied: the run ended first)", ev.kind),
                 },
             );
@@ -201,10 +216,7 @@ pub fn run_summary(r: &RunReport) -> Table {
             r.integrity.pages_checked,
             r.integrity.corrupt,
             r.integrity.corrupt_reads,
-            match r.integrity.enclaves_killed {
-                0 => String::new(),
-                n => format!(" ({n} enclave(s) killed, not checked: see above)"),
-            }
+            killed_apart(&r.integrity)
         ),
     );
     t.row(
@@ -216,4 +228,27 @@ pub fn run_summary(r: &RunReport) -> Table {
         },
     );
     t
+}
+
+/// The killed enclaves (not checked), by cause: memory failure and loss of
+/// the EPC apart from the rest.
+fn killed_apart(i: &super::Integrity) -> String {
+    if i.enclaves_killed == 0 {
+        return String::new();
+    }
+    let other = i.enclaves_killed - i.killed_by_memory_failure - i.lost_with_the_epc;
+    let mut parts = Vec::new();
+    if i.killed_by_memory_failure > 0 {
+        parts.push(format!(
+            "{} killed by memory failure",
+            i.killed_by_memory_failure
+        ));
+    }
+    if i.lost_with_the_epc > 0 {
+        parts.push(format!("{} lost with the EPC", i.lost_with_the_epc));
+    }
+    if other > 0 {
+        parts.push(format!("{other} killed otherwise"));
+    }
+    format!(" (enclaves not checked: {}; see above)", parts.join(", "))
 }

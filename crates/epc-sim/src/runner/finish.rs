@@ -25,6 +25,7 @@ pub(crate) fn check_and_report(
         let corrupt_reads: u64 = mine.iter().map(|r| r.corrupt_reads).sum();
         integrity.corrupt_reads += corrupt_reads;
         let stopped = slot.was_stopped();
+        let restarts = slot.restarts();
         let mut failed = slot.build_failure();
         let mut error = None;
         for e in mine.iter().filter_map(|r| r.error.as_ref()) {
@@ -34,18 +35,28 @@ pub(crate) fn check_and_report(
                 }
                 // Its destruction by `stop_enclave` is how its threads end.
                 EnclaveError::Killed(KillReason::Destroyed) if stopped => {}
+                // The loss of the EPC is how they end at a `suspend`: the
+                // enclave is reported lost, or it was rebuilt.
+                EnclaveError::Killed(KillReason::EpcLost) => {}
                 e => {
                     error.get_or_insert_with(|| e.to_string());
                 }
             }
         }
         let enclave = slot.enclave();
+        let enclave = enclave.as_ref();
+        // Only the threads of the latest build wrote to its pages.
+        let current: Vec<&WorkerResult> = mine
+            .iter()
+            .copied()
+            .filter(|r| r.generation == restarts)
+            .collect();
         let counters = enclave.map_or_else(EnclaveCounters::default, |e| e.counters());
         let kill = enclave
             .and_then(|e| e.killed())
             .filter(|k| !(stopped && *k == KillReason::Destroyed));
         if let Some(e) = enclave.filter(|e| e.killed().is_none()) {
-            match worker::verify(i, e, slot.spec.pages, &mine) {
+            match worker::verify(i, e, slot.spec.pages, &current) {
                 Ok((checked, corrupt)) => {
                     integrity.pages_checked += checked;
                     integrity.corrupt += corrupt;
@@ -68,7 +79,9 @@ pub(crate) fn check_and_report(
             stopped_at: slot.stopped_at(),
             failed,
             killed: kill.is_some(),
+            kill_kind: kill.as_ref().map(|k| k.kind().to_owned()),
             kill_reason: kill.map(|k| k.to_string()),
+            restarts,
             error,
             resident_pages_at_end: samples
                 .last()
@@ -78,33 +91,49 @@ pub(crate) fn check_and_report(
             counters: metrics::enclave_map(&counters),
         });
     }
+    let killed = |kind: &str| {
+        reports
+            .iter()
+            .filter(|r| r.kill_kind.as_deref() == Some(kind))
+            .count() as u64
+    };
     integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
+    integrity.killed_by_memory_failure = killed("memory_failure");
+    integrity.lost_with_the_epc = killed("epc_lost");
     integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
     (reports, integrity)
 }
 
 /// After every enclave is destroyed and the manager shut down: every page
-/// must be free again (so every group's usage is 0), and the manager's own
+/// must be free again (so every group's usage is 0) or on a poison list
+/// (retired after a memory failure), and the manager's own
 /// check (`validate()`, which recomputes each group's usage from page
 /// ownership) must hold. Records both in `integrity`.
 pub(crate) fn check_teardown(mm: &EpcManager, integrity: &mut Integrity) {
-    integrity.pages_leaked = (mm.total_pages() - mm.free_pages()) as u64;
+    let retired: u64 = mm.counters().nodes.iter().map(|n| n.retired_pages).sum();
+    integrity.pages_leaked = ((mm.total_pages() - mm.free_pages()) as u64).saturating_sub(retired);
     integrity.manager_error = mm.validate().err().map(|e| e.to_string());
     integrity.ok &= integrity.pages_leaked == 0 && integrity.manager_error.is_none();
 }
 
 /// The timeline as it happened: each event of `s` and when it was applied.
-pub(crate) fn event_reports(s: &Scenario, applied: &[Option<f64>]) -> Vec<EventReport> {
+pub(crate) fn event_reports(
+    s: &Scenario,
+    applied: &[Option<f64>],
+    outcomes: &[Option<String>],
+) -> Vec<EventReport> {
     s.events
         .iter()
         .zip(applied)
-        .map(|(e, &applied_at)| EventReport {
+        .zip(outcomes)
+        .map(|((e, &applied_at), outcome)| EventReport {
             at: e.at,
             kind: e.kind.name().to_owned(),
             enclave: e.kind.enclave().map(|i| s.enclaves[i].name.clone()),
             cgroup: e.kind.cgroup().map(str::to_owned),
             detail: e.kind.describe(&s.enclaves),
             applied_at,
+            outcome: outcome.clone(),
         })
         .collect()
 }

@@ -255,7 +255,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         integrity,
         enclaves: reports,
         cgroups,
-        events: finish::event_reports(s, timeline.applied()),
+        events: finish::event_reports(s, timeline.applied(), timeline.outcomes()),
         enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),
         cgroup_paths: groups.paths().to_vec(),
         samples,

@@ -1,19 +1,21 @@
 //! One enclave's life in a run: built before the run or by a
-//! `start_enclave` event, its threads, and a `stop_enclave` event that
-//! destroys it while they run. A driver thread per enclave builds it (when
-//! it starts late), runs its workers and gathers their results.
+//! `start_enclave` event, its threads, a `stop_enclave` event that
+//! destroys it while they run, and a `suspend` that loses it (and rebuilds
+//! it if it restarts). A driver thread per build runs the enclave's
+//! workers and gathers their results (building it first when it starts
+//! late or again).
 
 use super::groups::Groups;
 use super::system::{self, BuildError};
 use super::worker::{self, WorkerJob, WorkerResult};
 use crate::scenario::EnclaveSpec;
 use crate::SimError;
-use epc_enclave::Enclave;
+use epc_enclave::{Enclave, KillReason};
 use epc_hw::Machine;
 use epc_mm::EpcManager;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -22,8 +24,13 @@ use std::time::Instant;
 pub(crate) struct Slot {
     pub(crate) index: usize,
     pub(crate) spec: EnclaveSpec,
-    /// Set once it is built.
-    enclave: OnceLock<Arc<Enclave>>,
+    /// Its enclave and whether a `stop_enclave` came, under one lock: the
+    /// builder sets the enclave and reads the stop, the stopper sets the
+    /// stop and reads the enclave, so one of the two destroys it. The
+    /// builder also reads the machine's power-cycle count under it, and a
+    /// `suspend` reads the enclave under it after the power cycle began, so
+    /// an enclave built across a suspend is seen as lost by one of them.
+    life: Mutex<Life>,
     /// Seconds from the start of the run when it started.
     started_at: Mutex<Option<f64>>,
     /// Seconds from the start of the run when a `stop_enclave` destroyed
@@ -31,10 +38,18 @@ pub(crate) struct Slot {
     stopped_at: Mutex<Option<f64>>,
     /// Why it could not be built (no memory), if it could not.
     build_failure: Mutex<Option<String>>,
-    /// Whether a `stop_enclave` came. The builder reads it after setting
-    /// `enclave`, the stopper writes it before reading `enclave`, both under
-    /// this lock: one of the two sees the other and destroys the enclave.
-    stop_requested: Mutex<bool>,
+}
+
+/// What the slot's lock guards.
+#[derive(Debug, Default)]
+struct Life {
+    /// The enclave of the latest build (the lost one until its rebuild is
+    /// done).
+    enclave: Option<Arc<Enclave>>,
+    /// Whether a `stop_enclave` came.
+    stop_requested: bool,
+    /// Rebuilds after the EPC was lost.
+    restarts: u32,
 }
 
 /// What every driver shares.
@@ -59,17 +74,21 @@ impl Slot {
         Slot {
             index,
             spec,
-            enclave: OnceLock::new(),
+            life: Mutex::new(Life::default()),
             started_at: Mutex::new(None),
             stopped_at: Mutex::new(None),
             build_failure: Mutex::new(None),
-            stop_requested: Mutex::new(false),
         }
     }
 
-    /// The enclave, once built.
-    pub(crate) fn enclave(&self) -> Option<&Arc<Enclave>> {
-        self.enclave.get()
+    /// The enclave of its latest build, once built.
+    pub(crate) fn enclave(&self) -> Option<Arc<Enclave>> {
+        self.life.lock().enclave.clone()
+    }
+
+    /// How many times it was rebuilt after the EPC was lost.
+    pub(crate) fn restarts(&self) -> u32 {
+        self.life.lock().restarts
     }
 
     pub(crate) fn started_at(&self) -> Option<f64> {
@@ -84,34 +103,60 @@ impl Slot {
         self.build_failure.lock().clone()
     }
 
-    /// Builds the enclave (before the run, or from a driver). A build that
-    /// runs out of memory is recorded as the enclave's failure, not an
-    /// error of the run.
+    /// Builds the enclave (before the run, from a driver, or again after a
+    /// `suspend`). A build that runs out of memory is recorded as the
+    /// enclave's failure, not an error of the run. A build the loss of the
+    /// EPC overtook is done again if the enclave restarts, and otherwise
+    /// leaves the enclave lost.
     pub(crate) fn build(&self, ctx: &RunContext) -> Result<(), SimError> {
-        let give_up = || ctx.stop.load(Ordering::Relaxed) || *self.stop_requested.lock();
+        let give_up = || ctx.stop.load(Ordering::Relaxed) || self.life.lock().stop_requested;
         let group = ctx.groups.id(&self.spec.cgroup);
-        match system::build_enclave(
-            &ctx.machine,
-            &ctx.mm,
-            self.index,
-            &self.spec,
-            group,
-            &give_up,
-        ) {
-            Ok(e) => {
-                let _ = self.enclave.set(e);
-                // A stop that came while it was being built applies now.
-                if *self.stop_requested.lock() {
-                    self.destroy_built();
+        loop {
+            let cycles = ctx.machine.power_cycles();
+            let built = system::build_enclave(
+                &ctx.machine,
+                &ctx.mm,
+                self.index,
+                &self.spec,
+                group,
+                &give_up,
+            );
+            let mut life = self.life.lock();
+            let lost = ctx.machine.power_cycles() != cycles;
+            match built {
+                Ok(e) if lost => {
+                    drop(life);
+                    e.notice_epc_loss();
+                    if self.spec.restart && !give_up() {
+                        continue;
+                    }
+                    self.life.lock().enclave = Some(e);
                 }
-                Ok(())
+                Ok(e) => {
+                    life.enclave = Some(e.clone());
+                    // A stop that came while it was being built applies now.
+                    let stop = life.stop_requested;
+                    drop(life);
+                    if stop {
+                        e.destroy();
+                    }
+                }
+                Err(BuildError::NoMemory(why)) => {
+                    drop(life);
+                    *self.build_failure.lock() = Some(why);
+                }
+                Err(BuildError::GaveUp) => {}
+                Err(BuildError::System(_)) if lost => {
+                    drop(life);
+                    if self.spec.restart && !give_up() {
+                        continue;
+                    }
+                    *self.build_failure.lock() =
+                        Some("the EPC was lost while it was being built".into());
+                }
+                Err(BuildError::System(e)) => return Err(e),
             }
-            Err(BuildError::NoMemory(why)) => {
-                *self.build_failure.lock() = Some(why);
-                Ok(())
-            }
-            Err(BuildError::GaveUp) => Ok(()),
-            Err(BuildError::System(e)) => Err(e),
+            return Ok(());
         }
     }
 
@@ -125,24 +170,38 @@ impl Slot {
     /// build gives up or destroys it when done.
     pub(crate) fn stop(&self, at: f64) {
         *self.stopped_at.lock() = Some(at);
-        let mut requested = self.stop_requested.lock();
-        *requested = true;
-        let built = self.enclave.get().cloned();
-        drop(requested);
+        let built = {
+            let mut life = self.life.lock();
+            life.stop_requested = true;
+            life.enclave.clone()
+        };
         if let Some(e) = built {
-            e.destroy();
-        }
-    }
-
-    fn destroy_built(&self) {
-        if let Some(e) = self.enclave.get() {
             e.destroy();
         }
     }
 
     /// Whether a `stop_enclave` event destroyed it.
     pub(crate) fn was_stopped(&self) -> bool {
-        *self.stop_requested.lock()
+        self.life.lock().stop_requested
+    }
+
+    /// After a power cycle began: its enclave, if it has one (to be told
+    /// the EPC is lost), whether it was running until the loss (not
+    /// stopped, not killed for another reason; its threads may have
+    /// noticed the loss already), and whether it is to be rebuilt (running
+    /// and `restart = true`); a rebuild is counted here.
+    pub(crate) fn on_epc_loss(&self) -> (Option<Arc<Enclave>>, bool, bool) {
+        let mut life = self.life.lock();
+        let Some(e) = life.enclave.clone() else {
+            return (None, false, false);
+        };
+        let running =
+            !life.stop_requested && matches!(e.killed(), None | Some(KillReason::EpcLost));
+        let again = self.spec.restart && running;
+        if again {
+            life.restarts += 1;
+        }
+        (Some(e), running, again)
     }
 }
 
@@ -159,13 +218,15 @@ pub(crate) fn spawn_driver(
             if build {
                 slot.build(&ctx)?;
             }
-            let Some(enclave) = slot.enclave().cloned() else {
+            let Some(enclave) = slot.enclave().filter(|e| e.killed().is_none()) else {
                 return Ok(Vec::new());
             };
+            let generation = slot.restarts();
             let mut handles = Vec::new();
             for t in 0..slot.spec.threads {
                 let job = WorkerJob {
                     enclave_index: slot.index,
+                    generation,
                     enclave: enclave.clone(),
                     thread: t,
                     threads: slot.spec.threads,

@@ -7,6 +7,7 @@ use super::slot::{self, RunContext, Slot};
 use super::worker::WorkerResult;
 use crate::scenario::{Event, EventKind};
 use crate::SimError;
+use epc_hw::NodeId;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -27,6 +28,9 @@ pub(crate) struct Timeline {
     events: Vec<Event>,
     next: usize,
     applied: Vec<Option<f64>>,
+    /// What each applied event came to, where there is more to say than
+    /// its kind (the page a `poison` hit, the enclaves a `suspend` lost).
+    outcomes: Vec<Option<String>>,
 }
 
 impl Timeline {
@@ -36,6 +40,7 @@ impl Timeline {
             events: events.to_vec(),
             next: 0,
             applied: vec![None; events.len()],
+            outcomes: vec![None; events.len()],
         }
     }
 
@@ -47,7 +52,7 @@ impl Timeline {
     /// Applies every event due at `now` (seconds from the start).
     pub(crate) fn apply_due(&mut self, now: f64, world: &mut World) -> Result<(), SimError> {
         while let Some(e) = self.events.get(self.next).filter(|e| e.at <= now) {
-            apply(&e.kind, now, world)?;
+            self.outcomes[self.next] = apply(&e.kind, now, self.next, world)?;
             self.applied[self.next] = Some(now);
             self.next += 1;
         }
@@ -66,10 +71,21 @@ impl Timeline {
     pub(crate) fn applied(&self) -> &[Option<f64>] {
         &self.applied
     }
+
+    /// What each event came to (`None`: nothing to add, or not applied).
+    pub(crate) fn outcomes(&self) -> &[Option<String>] {
+        &self.outcomes
+    }
 }
 
-/// Does what `kind` says, `now` seconds into the run.
-fn apply(kind: &EventKind, now: f64, w: &mut World) -> Result<(), SimError> {
+/// Does what `kind` (event number `index`) says, `now` seconds into the
+/// run; returns what it came to, if there is more to say.
+fn apply(
+    kind: &EventKind,
+    now: f64,
+    index: usize,
+    w: &mut World,
+) -> Result<Option<String>, SimError> {
     match kind {
         EventKind::StartEnclave { enclave } => {
             let s = w.slots[*enclave].clone();
@@ -78,6 +94,68 @@ fn apply(kind: &EventKind, now: f64, w: &mut World) -> Result<(), SimError> {
         }
         EventKind::StopEnclave { enclave } => w.slots[*enclave].stop(now),
         EventKind::SetMax { cgroup, max } => w.ctx.groups.set_max(&w.ctx.mm, cgroup, *max)?,
+        EventKind::Poison { enclave: Some(i) } => return Ok(Some(poison_resident(w, *i, index))),
+        EventKind::Poison { enclave: None } => return Ok(Some(poison_free(w))),
+        EventKind::Suspend => return suspend(w).map(Some),
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A memory failure in a resident page of enclave `i`, picked by the
+/// event's number (so a run picks the same page of the same layout).
+fn poison_resident(w: &World, i: usize, index: usize) -> String {
+    let Some(e) = w.slots[i].enclave().filter(|e| e.killed().is_none()) else {
+        return "nothing poisoned: the enclave is not running".into();
+    };
+    let pick = index
+        .wrapping_mul(7919)
+        .wrapping_add(e.usage().resident / 2);
+    match e.poison_resident_page(pick) {
+        Some((addr, page, how)) => format!("EPC page {} (page {addr}): {how:?}", page.0),
+        None => "nothing poisoned: no page of the enclave is resident".into(),
+    }
+}
+
+/// A memory failure in a free page: the manager picks and retires it under
+/// its node's lock (nothing can allocate it in between), then the page is
+/// poisoned in the machine too.
+fn poison_free(w: &World) -> String {
+    match w.ctx.mm.poison_free_page(NodeId(0)) {
+        Some(page) => {
+            w.ctx.machine.poison_page(page);
+            format!("EPC page {}: retired", page.0)
+        }
+        None => "nothing poisoned: no page is free".into(),
+    }
+}
+
+/// The EPC is lost: the machine's power cycle, then every enclave of the
+/// run told (killed with "EPC lost", its pages and backing store
+/// released); those with `restart = true` get a new driver that builds
+/// them again and runs their workload from the start.
+fn suspend(w: &mut World) -> Result<String, SimError> {
+    w.ctx
+        .machine
+        .power_cycle()
+        .map_err(|e| SimError::system(format!("power cycle: {e}")))?;
+    let mut lost = Vec::new();
+    let mut running = 0;
+    let mut again = Vec::new();
+    for s in &w.slots {
+        let (e, was_running, restart) = s.on_epc_loss();
+        lost.extend(e);
+        running += usize::from(was_running);
+        if restart {
+            again.push(s.clone());
+        }
+    }
+    epc_enclave::epc_lost(&lost);
+    for s in &again {
+        w.drivers
+            .push(slot::spawn_driver(s.clone(), w.ctx.clone(), true)?);
+    }
+    Ok(format!(
+        "{running} running enclave(s) lost, {} rebuilt",
+        again.len()
+    ))
 }

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct WorkerResult {
     pub(crate) enclave: usize,
+    /// Which build of the enclave it ran in (0, then one more per rebuild
+    /// after the EPC was lost).
+    pub(crate) generation: u32,
     pub(crate) thread: u32,
     pub(crate) accesses: u64,
     pub(crate) faults: u64,
@@ -33,6 +36,7 @@ pub(crate) struct WorkerResult {
 /// Where a worker runs and when it stops.
 pub(crate) struct WorkerJob {
     pub(crate) enclave_index: usize,
+    pub(crate) generation: u32,
     pub(crate) enclave: Arc<Enclave>,
     pub(crate) thread: u32,
     /// Threads of the enclave (a heap is split between them).
@@ -54,6 +58,7 @@ pub(crate) fn word(e: &Enclave, page: u64, thread: u32) -> epc_hw::LinearAddress
 pub(crate) fn run(job: WorkerJob) -> WorkerResult {
     let mut out = WorkerResult {
         enclave: job.enclave_index,
+        generation: job.generation,
         thread: job.thread,
         accesses: 0,
         faults: 0,

@@ -45,6 +45,17 @@ pub enum EventKind {
         /// The new limit in pages; `None` is unlimited (`"max"`).
         max: Option<u64>,
     },
+    /// A memory failure: a resident page of `enclave` (the enclave dies
+    /// when it next reads it), or with `enclave` `None` (`free = true`) a
+    /// free page, which is never handed out again.
+    Poison {
+        /// The enclave whose resident page fails; `None`: a free page.
+        enclave: Option<usize>,
+    },
+    /// The EPC is lost (suspend and resume): every enclave of the run is
+    /// killed with "EPC lost"; those with `restart = true` are rebuilt and
+    /// run their workload again from its beginning.
+    Suspend,
 }
 
 impl EventKind {
@@ -54,6 +65,8 @@ impl EventKind {
             EventKind::StartEnclave { .. } => "start_enclave",
             EventKind::StopEnclave { .. } => "stop_enclave",
             EventKind::SetMax { .. } => "set_max",
+            EventKind::Poison { .. } => "poison",
+            EventKind::Suspend => "suspend",
         }
     }
 
@@ -69,6 +82,11 @@ impl EventKind {
                 Some(m) => format!("{cgroup} max {m} pages"),
                 None => format!("{cgroup} max unlimited"),
             },
+            EventKind::Poison { enclave: Some(i) } => {
+                format!("a resident page of enclave {:?}", name(*i))
+            }
+            EventKind::Poison { enclave: None } => "a free page".to_owned(),
+            EventKind::Suspend => "the EPC is lost".to_owned(),
         }
     }
 
@@ -78,7 +96,8 @@ impl EventKind {
             EventKind::StartEnclave { enclave } | EventKind::StopEnclave { enclave } => {
                 Some(*enclave)
             }
-            EventKind::SetMax { .. } => None,
+            EventKind::Poison { enclave } => *enclave,
+            EventKind::SetMax { .. } | EventKind::Suspend => None,
         }
     }
 
@@ -92,7 +111,7 @@ impl EventKind {
 }
 
 /// The kinds a scenario may use, for messages.
-const KINDS: &str = "start_enclave, stop_enclave, set_max";
+const KINDS: &str = "start_enclave, stop_enclave, set_max, poison, suspend";
 
 /// What the events may refer to.
 pub(super) struct Known<'a> {
@@ -181,6 +200,15 @@ impl Fields {
         Ok(path)
     }
 
+    /// A boolean field, `false` if absent.
+    fn flag(&mut self, name: &str) -> Result<bool, Bad> {
+        match self.table.remove(name) {
+            None => Ok(false),
+            Some(toml::Value::Boolean(b)) => Ok(b),
+            Some(v) => Err((self.field(name), format!("must be true or false (got {v})"))),
+        }
+    }
+
     /// A limit: pages or `"max"`.
     fn max(&mut self, name: &str) -> Result<Option<u64>, Bad> {
         let v = self.take(name)?;
@@ -212,6 +240,28 @@ fn parse_kind(kind: &str, f: &mut Fields, known: &Known<'_>) -> Result<EventKind
             cgroup: f.cgroup("cgroup", known)?,
             max: f.max("max")?,
         },
+        "poison" => {
+            let free = f.flag("free")?;
+            match (free, f.table.contains_key("enclave")) {
+                (true, false) => EventKind::Poison { enclave: None },
+                (false, true) => EventKind::Poison {
+                    enclave: Some(f.enclave("enclave", known)?),
+                },
+                (true, true) => {
+                    return Err((
+                        f.field("free"),
+                        "give either enclave = \"NAME\" or free = true, not both".into(),
+                    ))
+                }
+                (false, false) => {
+                    return Err((
+                        f.field("enclave"),
+                        "missing (or free = true for a free page)".into(),
+                    ))
+                }
+            }
+        }
+        "suspend" => EventKind::Suspend,
         other => {
             return Err((
                 f.field("kind"),
@@ -391,6 +441,30 @@ mod tests {
         assert!(
             e.contains("event[1].at") && e.contains("not after it starts"),
             "{e}"
+        );
+        let e = one("at = 1\nkind = \"poison\"");
+        assert!(e.contains("event[0].enclave: missing"), "{e}");
+        let e = one("at = 1\nkind = \"poison\"\nfree = true\nenclave = \"a\"");
+        assert!(e.contains("event[0].free: give either"), "{e}");
+        let e = one("at = 1\nkind = \"poison\"\nfree = 1");
+        assert!(e.contains("event[0].free: must be true or false"), "{e}");
+        let e = one("at = 1\nkind = \"suspend\"\nenclave = \"a\"");
+        assert!(e.contains("event[0].enclave: unknown field"), "{e}");
+        let ev = parse(
+            "[[event]]\nat = 1\nkind = \"poison\"\nenclave = \"b\"\n\
+             [[event]]\nat = 2\nkind = \"poison\"\nfree = true\n\
+             [[event]]\nat = 3\nkind = \"suspend\"\n",
+            None,
+        )
+        .unwrap();
+        let kinds: Vec<EventKind> = ev.into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::Poison { enclave: Some(1) },
+                EventKind::Poison { enclave: None },
+                EventKind::Suspend
+            ]
         );
         // Without a duration, any time from 0 on is inside the run.
         assert!(parse(

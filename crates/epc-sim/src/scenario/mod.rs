@@ -35,6 +35,9 @@ pub struct EnclaveSpec {
     /// The path of the EPC cgroup its pages are charged to (`/`: the
     /// root).
     pub cgroup: String,
+    /// Whether it is rebuilt after a `suspend` loses the EPC (its workload
+    /// then starts again from the beginning); otherwise it is reported lost.
+    pub restart: bool,
 }
 
 /// Everything a run needs.
@@ -91,6 +94,7 @@ impl Scenario {
             node: 0,
             workload,
             cgroup: ROOT_CGROUP.to_owned(),
+            restart: false,
         };
         Scenario {
             name: "default".into(),

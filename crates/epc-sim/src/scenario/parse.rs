@@ -62,6 +62,7 @@ struct RawEnclave {
     node: Option<u16>,
     cgroup: Option<String>,
     initial_pages: Option<u64>,
+    restart: Option<bool>,
     workload: RawWorkload,
 }
 
@@ -212,6 +213,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
             node,
             workload,
             cgroup,
+            restart: e.restart.unwrap_or(false),
         });
     }
     let names: Vec<String> = enclaves.iter().map(|e| e.name.clone()).collect();
