@@ -8,9 +8,17 @@
 //! many buffers as the working set (each pair streams its page from memory,
 //! as a real swap does). Also prints fault latency percentiles.
 //!
+//! Mode `group`: the same enclave, with ksgxd, on an EPC three times as
+//! large, charged to a group whose limit is the EPC size of the other
+//! modes; so it is held at its group's limit (reclaim from its own list,
+//! on the charge path and queued to ksgxd) while global memory stays free.
+//! Set beside `ksgxd` of the same thread count, it is the cost of holding
+//! an enclave by a group limit instead of by the EPC's size.
+//!
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
-//! `SWAP_ONLY=ksgxd` or `SWAP_ONLY=deterministic` runs one mode;
+//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=deterministic` or `SWAP_ONLY=group` runs
+//! one mode;
 //! `SWAP_VERBOSE=1` prints the counters of each run; `SWAP_WATERMARKS=LOW,HIGH`
 //! replaces Linux's 32/64.
 
@@ -18,7 +26,7 @@
 
 use epc_enclave::{Enclave, EnclaveConfig};
 use epc_hw::{LinearAddress, Machine, MachineConfig, Perms, PAGE_SIZE};
-use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit};
+use epc_mm::{EpcManager, GroupLimits, ManagerConfig, PolicyKind, ReclaimPermit};
 use hdrhistogram::Histogram;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use std::sync::{Arc, Barrier};
@@ -65,10 +73,26 @@ struct RunResult {
     latency: Histogram<u64>,
 }
 
-fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
-    let machine = Machine::new(MachineConfig::with_pages(EPC_PAGES)).unwrap();
-    let mut mcfg = ManagerConfig::with_pages(EPC_PAGES);
-    mcfg.deterministic = deterministic;
+/// How the enclave is held to `EPC_PAGES` pages.
+#[derive(Clone, Copy, PartialEq)]
+enum Hold {
+    /// By the EPC's size, with ksgxd.
+    Ksgxd,
+    /// By the EPC's size, reclaim only on the faulting thread.
+    Deterministic,
+    /// By its group's limit, in an EPC three times as large, with ksgxd.
+    Group,
+}
+
+fn run(threads: u64, seconds: f64, hold: Hold) -> RunResult {
+    let epc = if hold == Hold::Group {
+        3 * EPC_PAGES
+    } else {
+        EPC_PAGES
+    };
+    let machine = Machine::new(MachineConfig::with_pages(epc)).unwrap();
+    let mut mcfg = ManagerConfig::with_pages(epc);
+    mcfg.deterministic = hold == Hold::Deterministic;
     if let Some((low, high)) = std::env::var("SWAP_WATERMARKS")
         .ok()
         .and_then(|w| w.split_once(',').map(|(l, h)| (l.parse(), h.parse())))
@@ -80,7 +104,13 @@ fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
     let mm = Arc::new(EpcManager::new(mcfg).unwrap());
     let working_set = 2 * u64::from(EPC_PAGES);
     let mut permit = ReclaimPermit::new();
-    let cfg = EnclaveConfig::for_pages(working_set + 2 * threads);
+    let mut cfg = EnclaveConfig::for_pages(working_set + 2 * threads);
+    if hold == Hold::Group {
+        let limits = GroupLimits::max(EPC_PAGES as usize);
+        cfg.group = mm
+            .create_group("/bench", limits, PolicyKind::default())
+            .unwrap();
+    }
     let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit).unwrap();
     let base = cfg.base;
     for i in 0..working_set {
@@ -170,12 +200,14 @@ fn main() {
         "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
         2 * EPC_PAGES
     );
-    let modes: [(u64, bool, &str); 3] = [
-        (1, false, "ksgxd"),
-        (2, false, "ksgxd"),
-        (1, true, "deterministic"),
+    let modes: [(u64, Hold, &str); 5] = [
+        (1, Hold::Ksgxd, "ksgxd"),
+        (2, Hold::Ksgxd, "ksgxd"),
+        (1, Hold::Deterministic, "deterministic"),
+        (1, Hold::Group, "group"),
+        (2, Hold::Group, "group"),
     ];
-    for (threads, deterministic, mode) in modes {
+    for (threads, hold, mode) in modes {
         if only.as_deref().is_some_and(|o| o != mode) {
             continue;
         }
@@ -187,7 +219,7 @@ fn main() {
             let t = 0.5_f64.min(seconds);
             hot.push(seal_open_rate(t, 1));
             cold.push(seal_open_rate(t, 2 * EPC_PAGES as usize));
-            let r = run(threads, seconds, deterministic);
+            let r = run(threads, seconds, hold);
             rates.push(r.eldu_per_sec);
             latency.add(&r.latency).unwrap();
         }

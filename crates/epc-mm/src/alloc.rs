@@ -66,7 +66,9 @@ impl EpcManager {
 
     /// Allocates a page charged to `group` (and its ancestors).
     ///
-    /// The charge comes first. If it would pass the group's limit or an
+    /// A page still charged to the group from an earlier free (its reserve
+    /// on the node, see `reserve.rs`) is taken first, with no charge.
+    /// Otherwise the charge comes first. If it would pass the group's limit or an
     /// ancestor's (the smallest on the path is the one that counts), the
     /// allocation reclaims from the subtree of the group whose limit it
     /// hit, walking it with that group's fair cursor: directly with
@@ -74,7 +76,8 @@ impl EpcManager {
     /// then retry); with [`AllocMode::NoReclaim`] it queues that group to
     /// ksgxd and returns [`AllocError::Busy`]. When that subtree has
     /// nothing reclaimable, [`AllocError::NoMemory`]. Each refused charge
-    /// counts one `events_max` on that group. A successful charge that
+    /// counts one `events_max` on that group (after that subtree's reserves
+    /// were drained and the charge retried). A successful charge that
     /// leaves a group at its reclaim target (its limit less 32 pages of
     /// headroom when the limit is above 128) queues it to ksgxd.
     ///
@@ -97,6 +100,12 @@ impl EpcManager {
             return Err(AllocError::UnknownGroup(group));
         }
         let s = &inner.shared;
+        // A page already charged, from the group's reserve on this node.
+        if let Some(page) = s.free.take_reserved(node, g, &s.states) {
+            inner.after_take();
+            s.charges.set_group(page, g);
+            return Ok(EpcPage::new(page));
+        }
         inner.charge(g, matches!(mode, AllocMode::Reclaim(_)))?;
         let page = match s.free.take(node, &s.states) {
             Some(page) => {
@@ -142,6 +151,7 @@ impl Inner {
         loop {
             let at = match s.charges.try_charge(g) {
                 Ok(()) => {
+                    self.raise_peaks(g);
                     if !s.deterministic {
                         self.queue_if_near_limit(g);
                     }
@@ -149,6 +159,12 @@ impl Inner {
                 }
                 Err(at) => at,
             };
+            // Pages charged but unused (reserves, where the pages a reclaim
+            // below freed went too) in the subtree whose limit the charge
+            // met go back first; then retry.
+            if self.drain_subtree(at) > 0 {
+                continue;
+            }
             if !counted {
                 s.charges
                     .cell(at)

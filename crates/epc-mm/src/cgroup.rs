@@ -66,7 +66,10 @@ impl EpcManager {
             return Err(GroupError::RootLimits);
         }
         let i = &*self.inner;
-        i.shared.charges.set_max(g, max.unwrap_or(UNLIMITED));
+        if i.shared.charges.set_max(g, max.unwrap_or(UNLIMITED)) {
+            // Over the new limit: charged-but-unused pages go first.
+            i.drain_subtree(g);
+        }
         if !i.shared.deterministic && i.group_should_reclaim(g) {
             i.ksgxd.queue_group(g);
         }
@@ -109,7 +112,8 @@ impl EpcManager {
         let g = self.check(group)?;
         let i = &*self.inner;
         let allocated = self.total_pages() - i.shared.free.nr_free();
-        Ok(i.groups.stats(&i.shared.charges, g, allocated))
+        Ok(i.groups
+            .stats(&i.shared.charges, g, allocated, i.reserved_in(g)))
     }
 
     /// A snapshot of every group, the root first, in creation order.
@@ -117,7 +121,10 @@ impl EpcManager {
         let i = &*self.inner;
         let allocated = self.total_pages() - i.shared.free.nr_free();
         (0..i.groups.len())
-            .map(|g| i.groups.stats(&i.shared.charges, g, allocated))
+            .map(|g| {
+                i.groups
+                    .stats(&i.shared.charges, g, allocated, i.reserved_in(g))
+            })
             .collect()
     }
 }

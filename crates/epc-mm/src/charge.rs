@@ -10,6 +10,10 @@
 //! (`total - free`), and the root has no limit (as in cgroup v2, whose root
 //! has no `misc.max`). Charging the root group therefore costs nothing.
 //!
+//! `current` here is the pages *charged*: those in use plus the reserves
+//! of the group's subtree (`reserve.rs`); the statistics report the pages
+//! in use. Reserves never make the charged count pass a limit.
+//!
 //! A charge increments each level's `current` and then reads its `max`; a
 //! limit write stores `max` and then reads `current` (all `SeqCst`). So
 //! either the charge sees the new limit (and backs out), or the write sees
@@ -109,9 +113,9 @@ impl Charges {
     }
 
     /// Charges one page to `g` and its ancestors below the root. On a limit,
-    /// backs out and returns the group whose limit it would pass. Peaks are
-    /// raised only once every level has taken the charge, so a charge that
-    /// backs out never shows in a peak.
+    /// backs out and returns the group whose limit it would pass. The
+    /// caller raises the peaks (`Inner::raise_peaks`), once every level has
+    /// taken the charge, so a charge that backs out never shows in a peak.
     #[inline]
     pub(crate) fn try_charge(&self, g: usize) -> Result<(), usize> {
         let mut at = g;
@@ -125,16 +129,18 @@ impl Charges {
             }
             at = c.parent().unwrap_or(0);
         }
+        Ok(())
+    }
+
+    /// Uncharges `n` pages from `g` and its ancestors below the root (a
+    /// drained reserve).
+    pub(crate) fn uncharge_n(&self, g: usize, n: usize) {
         let mut at = g;
         while at != 0 {
             let c = &self.cells[at];
-            let now = c.current.load(Ordering::Relaxed);
-            if now > c.peak.load(Ordering::Relaxed) {
-                c.peak.fetch_max(now, Ordering::Relaxed);
-            }
+            c.current.fetch_sub(n, Ordering::SeqCst);
             at = c.parent().unwrap_or(0);
         }
-        Ok(())
     }
 
     /// Uncharges one page from `g` and its ancestors below the root.

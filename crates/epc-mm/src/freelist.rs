@@ -16,8 +16,9 @@
 //! poisoned page comes to the poison list either at once (it was free) or
 //! when its owner frees it (`give` routes it there). See `poison.rs`.
 
+use crate::charge::MAX_GROUPS;
 use crate::page::{PageState, PageStates};
-use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::{EpcLayout, EpcPageId, NodeId};
 use std::collections::VecDeque;
 
@@ -34,6 +35,11 @@ struct NodeFree {
     nr_poisoned: AtomicUsize,
     /// Pages on the poison list.
     nr_retired: AtomicUsize,
+    /// Each group's reserve on this node: pages charged to the group (and
+    /// its ancestors) that no page of it uses (see `reserve.rs`). Written
+    /// only under the node lock, with a plain load and store; read by
+    /// anyone.
+    reserve: Box<[AtomicU32]>,
     size: usize,
 }
 
@@ -125,6 +131,7 @@ impl FreeLists {
                 allocations: AtomicU64::new(0),
                 nr_poisoned: AtomicUsize::new(0),
                 nr_retired: AtomicUsize::new(0),
+                reserve: (0..MAX_GROUPS).map(|_| AtomicU32::new(0)).collect(),
             })
             .collect();
         FreeLists { nodes, page_node }
@@ -135,14 +142,7 @@ impl FreeLists {
     #[inline]
     pub(crate) fn take(&self, preferred: NodeId, states: &PageStates) -> Option<EpcPageId> {
         let n = self.nodes.len();
-        let start = if n == 1 {
-            0
-        } else {
-            self.nodes
-                .iter()
-                .position(|f| f.node >= preferred)
-                .unwrap_or(0)
-        };
+        let start = self.start(preferred);
         for i in 0..n {
             let f = &self.nodes[(start + i) % n];
             // Skip an empty node without taking its lock.
@@ -159,6 +159,112 @@ impl FreeLists {
             }
         }
         None
+    }
+
+    /// The index of the node an allocation preferring `preferred` tries
+    /// first: that node, or the next one with EPC.
+    #[inline]
+    fn start(&self, preferred: NodeId) -> usize {
+        if self.nodes.len() == 1 {
+            0
+        } else {
+            self.nodes
+                .iter()
+                .position(|f| f.node >= preferred)
+                .unwrap_or(0)
+        }
+    }
+
+    /// Takes a free page for group `g` out of its reserve on the node an
+    /// allocation preferring `preferred` tries first: the page comes
+    /// already charged. `None` (without the lock if the published counts
+    /// say so) when that node has no reserve for `g` or no free page; the
+    /// caller then charges and [`take`](Self::take)s.
+    #[inline]
+    pub(crate) fn take_reserved(
+        &self,
+        preferred: NodeId,
+        g: usize,
+        states: &PageStates,
+    ) -> Option<EpcPageId> {
+        let f = &self.nodes[self.start(preferred)];
+        let r = &f.reserve[g];
+        if r.load(Ordering::Relaxed) == 0 || f.nr_free.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut lists = f.pages.lock();
+        let left = r.load(Ordering::Relaxed);
+        if left == 0 {
+            return None;
+        }
+        let p = lists.free.pop_front()?;
+        r.store(left - 1, Ordering::Relaxed);
+        states.set(p, PageState::InUse);
+        f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+        f.allocations
+            .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        Some(p)
+    }
+
+    /// As [`give`](Self::give) for a page charged to group `g` (not the
+    /// root): the charge moves into `g`'s reserve on the page's node if
+    /// that holds fewer than `keep` pages, and `true` says so; otherwise
+    /// (or if the page is poisoned and retired) `false`, and the caller
+    /// uncharges it.
+    #[inline]
+    pub(crate) fn give_reserving(
+        &self,
+        page: EpcPageId,
+        g: usize,
+        keep: u32,
+        states: &PageStates,
+    ) -> bool {
+        let f = self.home(page);
+        let mut lists = f.pages.lock();
+        let kept = if lists.is_poisoned(page) {
+            lists.retired.push(page);
+            f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
+            false
+        } else {
+            lists.free.push_back(page);
+            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+            let r = &f.reserve[g];
+            let held = r.load(Ordering::Relaxed);
+            if held < keep {
+                r.store(held + 1, Ordering::Relaxed);
+                true
+            } else {
+                false
+            }
+        };
+        states.set(page, PageState::Free);
+        kept
+    }
+
+    /// Empties group `g`'s reserve on every node; returns the pages it
+    /// held, which the caller uncharges.
+    pub(crate) fn drain_reserve(&self, g: usize) -> usize {
+        let mut drained = 0;
+        for f in &self.nodes {
+            let r = &f.reserve[g];
+            if r.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let _lists = f.pages.lock();
+            drained += r.load(Ordering::Relaxed) as usize;
+            r.store(0, Ordering::Relaxed);
+        }
+        drained
+    }
+
+    /// Group `g`'s reserve over every node, as published (exact while the
+    /// node locks are held, as `validate` holds them).
+    #[inline]
+    pub(crate) fn reserved(&self, g: usize) -> usize {
+        self.nodes
+            .iter()
+            .map(|f| f.reserve[g].load(Ordering::Relaxed) as usize)
+            .sum()
     }
 
     /// Puts `page` on the tail of its node's list, or on its poison list if

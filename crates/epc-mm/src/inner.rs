@@ -95,7 +95,8 @@ impl Inner {
         }
     }
 
-    /// Whether group `g` (not the root) should be reclaimed: usage at or
+    /// Whether group `g` (not the root) should be reclaimed: pages in use
+    /// (its reserves not counted) at or
     /// above its target, or above its limit, and something listed in its
     /// subtree (Linux's `sgx_cgroup_should_reclaim`).
     pub(crate) fn group_should_reclaim(&self, g: usize) -> bool {
@@ -104,8 +105,7 @@ impl Inner {
         if g == 0 || max == UNLIMITED {
             return false;
         }
-        let current = cell.current.load(Ordering::SeqCst);
-        current >= self.reclaim_target(g) && self.subtree_reclaimable(g).0 > 0
+        self.usage(g) >= self.reclaim_target(g) && self.subtree_reclaimable(g).0 > 0
     }
 
     /// After a charge to `g` succeeded: queue background reclaim for the
@@ -132,6 +132,7 @@ impl Inner {
     /// manager stops. Returns the pages freed.
     pub(crate) fn reclaim_group_down(&self, g: usize, max: usize) -> u64 {
         let mut freed = 0;
+        self.drain_subtree(g);
         while self.group_should_reclaim(g) && !self.ksgxd.is_stopping() {
             let report = self.reclaim_subtree(g, max);
             if report.freed() == 0 {
@@ -141,6 +142,8 @@ impl Inner {
         }
         // Clear "may be over its limit" first, then look: a limit write
         // racing with this either is seen here or sets the flag after.
+        // Pages freed by the reclaim went to reserves: uncharge them.
+        self.drain_subtree(g);
         let cell = self.shared.charges.cell(g);
         cell.over.store(false, Ordering::SeqCst);
         if cell.current.load(Ordering::SeqCst) > cell.max.load(Ordering::SeqCst) {

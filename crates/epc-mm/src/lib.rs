@@ -41,6 +41,7 @@ mod permit;
 mod poison;
 mod policy;
 mod reclaim;
+mod reserve;
 mod shared;
 mod signal;
 mod sync;

@@ -9,6 +9,7 @@ use crate::counters::CounterCells;
 use crate::freelist::FreeLists;
 use crate::list::ListTotals;
 use crate::page::PageStates;
+use crate::reserve::RESERVE_KEEP;
 use crate::sync::{Arc, AtomicU64, Ordering};
 use epc_hw::{EpcLayout, EpcPageId};
 
@@ -52,13 +53,20 @@ impl Shared {
         }
     }
 
-    /// Returns a page its holder is done with to the free lists and
-    /// uncharges it from its group.
+    /// Returns a page its holder is done with to the free lists; its
+    /// charge goes to its group's reserve on the page's node if there is
+    /// room, or is uncharged (see `reserve.rs`).
     #[inline]
     pub(crate) fn release(&self, page: EpcPageId) {
         let group = self.charges.group_of(page);
-        self.charges.uncharge(group);
-        self.free.give(page, &self.states);
+        if group == 0 {
+            self.free.give(page, &self.states);
+        } else if !self
+            .free
+            .give_reserving(page, group, RESERVE_KEEP, &self.states)
+        {
+            self.charges.uncharge(group);
+        }
     }
 
     /// The next tracking epoch.

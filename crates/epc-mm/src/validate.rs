@@ -126,9 +126,10 @@ impl EpcManager {
         let s = &self.inner.shared;
         let groups = &self.inner.groups;
         for g in 1..own.len() {
+            // Charged: the pages in use and the reserves (`reserve.rs`).
             let recounted: usize = (0..own.len())
                 .filter(|&d| s.charges.is_ancestor(g, d))
-                .map(|d| own[d])
+                .map(|d| own[d] + s.free.reserved(d))
                 .sum();
             let cell = s.charges.cell(g);
             let path = || groups.get(g).map_or_else(String::new, |n| n.path.clone());

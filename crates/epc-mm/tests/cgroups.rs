@@ -351,3 +351,45 @@ fn ksgxd_reclaims_groups_at_their_limit_headroom_and_lowered_limit() {
     ok(&mgr);
     assert!(mgr.groups().iter().all(|g| g.current == 0));
 }
+
+/// A free keeps its page's charge in the group's reserve (no counter
+/// update); the next allocation in the group takes it back. Reserves never
+/// show in `current` or `peak`, and a charge that meets a limit takes the
+/// reserves of the limited subtree back before it counts an `events.max`.
+#[test]
+fn reserves_of_freed_charges_are_invisible_and_give_way_at_a_limit() {
+    let mgr = det(32);
+    let p = group(&mgr, "/p", Some(4));
+    let x = group(&mgr, "/p/x", None);
+    let y = group(&mgr, "/p/y", None);
+    let alloc = |g| mgr.alloc_in(g, NodeId(0), AllocMode::NoReclaim);
+    // x cycles through its reserve: usage stays exact throughout.
+    for _ in 0..3 {
+        let pages: Vec<_> = (0..4).map(|_| alloc(x).unwrap()).collect();
+        assert_eq!((current(&mgr, x), current(&mgr, p)), (4, 4));
+        ok(&mgr);
+        for page in pages {
+            mgr.free(page).unwrap();
+        }
+        assert_eq!((current(&mgr, x), current(&mgr, p)), (0, 0));
+        ok(&mgr);
+    }
+    // x's reserve holds p's whole limit; y still gets all of it.
+    let pages: Vec<_> = (0..4).map(|_| alloc(y).unwrap()).collect();
+    assert_eq!((current(&mgr, x), current(&mgr, y)), (0, 4));
+    ok(&mgr);
+    // Now the limit is real: refused, counted once, on p.
+    assert_eq!(alloc(x), Err(AllocError::NoMemory));
+    let s = mgr.group_stats(p).unwrap();
+    assert_eq!((s.current, s.peak, s.events_max), (4, 4, 1));
+    assert_eq!(mgr.group_stats(x).unwrap().peak, 4);
+    assert_eq!(mgr.group_stats(y).unwrap().peak, 4);
+    for page in pages {
+        mgr.free(page).unwrap();
+    }
+    // Lowering the limit below the reserves takes them back.
+    mgr.set_max(p, Some(0)).unwrap();
+    assert_eq!(alloc(y), Err(AllocError::NoMemory));
+    assert_eq!(current(&mgr, p), 0);
+    ok(&mgr);
+}

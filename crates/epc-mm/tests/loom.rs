@@ -5,7 +5,10 @@
 //! * the owner reference dropped before the page returns to the free list:
 //!   a thread that allocates the page must find its old owner gone;
 //! * a group charge, an uncharge and a limit write racing: no charge passes
-//!   the limit it could see, and usage always equals the pages held.
+//!   the limit it could see, and usage always equals the pages held (the
+//!   uncharge is a free whose charge goes to the group's reserve);
+//! * a free into one group's reserve against a sibling's charge that meets
+//!   their parent's limit and drains that reserve.
 #![cfg(loom)]
 
 use epc_hw::{EpcPageId, NodeId};
@@ -191,6 +194,40 @@ fn charge_uncharge_and_limit_write_racing() {
             mgr.free(page).unwrap();
         }
         assert_eq!(mgr.group_stats(a).unwrap().current, 0);
+        mgr.validate().unwrap();
+    });
+}
+
+#[test]
+fn reserve_free_and_sibling_charge_at_the_parent_limit_racing() {
+    loom::model(|| {
+        let mgr = Arc::new(EpcManager::new(ManagerConfig::with_pages(4).deterministic()).unwrap());
+        let p = mgr
+            .create_group("/p", GroupLimits::max(1), PolicyKind::Fifo)
+            .unwrap();
+        let x = mgr
+            .create_group("/p/x", GroupLimits::UNLIMITED, PolicyKind::Fifo)
+            .unwrap();
+        let y = mgr
+            .create_group("/p/y", GroupLimits::UNLIMITED, PolicyKind::Fifo)
+            .unwrap();
+        let held = mgr.alloc_in(x, NodeId(0), AllocMode::NoReclaim).unwrap();
+        let m = Arc::clone(&mgr);
+        // The free keeps the charge in x's reserve.
+        let free = loom::thread::spawn(move || m.free(held).unwrap());
+        let got = mgr.alloc_in(y, NodeId(0), AllocMode::NoReclaim);
+        free.join().unwrap();
+        // Either the charge met x's page in use (nothing reclaimable: no
+        // memory), or it took x's reserve back and charged.
+        assert!(matches!(got, Ok(_) | Err(AllocError::NoMemory)), "{got:?}");
+        let s = mgr.group_stats(p).unwrap();
+        assert_eq!(s.current, usize::from(got.is_ok()));
+        assert!(s.peak <= 1, "peak {} above the limit", s.peak);
+        mgr.validate().unwrap();
+        if let Ok(page) = got {
+            mgr.free(page).unwrap();
+        }
+        assert_eq!(mgr.group_stats(p).unwrap().current, 0);
         mgr.validate().unwrap();
     });
 }

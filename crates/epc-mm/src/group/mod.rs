@@ -237,15 +237,22 @@ impl Groups {
             .collect()
     }
 
-    /// A snapshot of group `g`.
-    pub(crate) fn stats(&self, charges: &Charges, g: usize, allocated: usize) -> GroupStats {
+    /// A snapshot of group `g`, whose subtree holds `reserved` pages
+    /// charged but unused (not counted in `current`).
+    pub(crate) fn stats(
+        &self,
+        charges: &Charges,
+        g: usize,
+        allocated: usize,
+        reserved: usize,
+    ) -> GroupStats {
         let node = self.get(g).expect("a group that exists");
         let c = charges.cell(g);
         let limit = |v: usize| (v != UNLIMITED).then_some(v);
         let current = if g == 0 {
             allocated
         } else {
-            c.current.load(Ordering::Relaxed)
+            c.current.load(Ordering::Relaxed).saturating_sub(reserved)
         };
         GroupStats {
             id: GroupId(g as u32),
