@@ -224,8 +224,11 @@ impl EnclaveThread {
         self.enclave.check_alive()?;
         match self.enclave.resolve_fault(pf, &mut self.permit) {
             Err(e @ EnclaveError::AccessViolation { .. }) => {
+                // One ERESUME, not `resume()`: if it faults too, the next
+                // access handles that, instead of this error path
+                // recursing through the fault handler.
                 if self.lp.is_interrupted() {
-                    let _ = self.resume();
+                    let _ = self.lp.eresume();
                 }
                 Err(e)
             }

@@ -47,6 +47,12 @@ impl Enclave {
         permit: &mut ReclaimPermit,
     ) -> Result<Resolution, EnclaveError> {
         self.check_alive()?;
+        // After a power cycle every EPCM entry is invalid: the fault is the
+        // EPC's loss (the enclave is killed), not an access error.
+        if self.notice_epc_loss() {
+            self.count_fault();
+            return self.check_alive().map(|()| Resolution::Retry);
+        }
         let r = match pf.cause {
             FaultCause::NotPresent if self.may_augment(pf.page) => {
                 match self.augment(pf.page, permit) {
