@@ -85,6 +85,25 @@ pub fn run_summary(r: &RunReport) -> Table {
     ] {
         t.row(k, c(k));
     }
+    // The SGX2 (EDMM) flows, shown when the run used them or hit an
+    // access error.
+    let sgx2 = [
+        "eaug",
+        "eaccept",
+        "emodpr",
+        "emodt",
+        "eremove_trim",
+        "access_errors",
+    ];
+    if sgx2
+        .iter()
+        .any(|k| r.counters.get(*k).copied().unwrap_or(0) > 0)
+    {
+        t.row("", "SGX2 (EDMM)".to_string());
+        for k in sgx2 {
+            t.row(k, c(k));
+        }
+    }
     t.row("", "hardware".to_string());
     for k in ["aex", "ipis", "eenter", "eresume", "failed_leaves"] {
         t.row(k, c(k));
