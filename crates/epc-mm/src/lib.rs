@@ -44,6 +44,7 @@ mod shared;
 mod signal;
 mod sync;
 mod validate;
+mod watermark;
 
 pub use alloc::AllocError;
 pub use charge::MAX_GROUPS;
@@ -67,3 +68,4 @@ pub use policy::{
     PolicyKind, ReclaimPolicy, S3Fifo, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
+pub use watermark::Watermarks;
