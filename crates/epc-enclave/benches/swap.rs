@@ -6,19 +6,25 @@
 //! run, which bounds it (every reload costs one seal, for the victim, and
 //! one open): once on a single cached buffer (the best case), once over as
 //! many buffers as the working set (each pair streams its page from memory,
-//! as a real swap does). Also prints fault latency percentiles.
+//! as a real swap does). Also prints fault latency percentiles and the
+//! share of faults that reclaimed directly (direct reclaims per fault: a
+//! fault that found the free lists empty because ksgxd fell behind).
+//!
+//! Modes: `ksgxd` (adaptive watermarks, the default), `ksgxd-fixed`
+//! (Linux's fixed 32/64) and `deterministic` (no ksgxd).
 //!
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
-//! `SWAP_ONLY=ksgxd` or `SWAP_ONLY=deterministic` runs one mode;
-//! `SWAP_VERBOSE=1` prints the counters of each run; `SWAP_WATERMARKS=LOW,HIGH`
-//! replaces Linux's 32/64.
+//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=ksgxd-fixed` or `SWAP_ONLY=deterministic`
+//! runs one mode; `SWAP_VERBOSE=1` prints the counters of each run;
+//! `SWAP_WATERMARKS=LOW,HIGH` replaces Linux's 32/64 (the floor, in the
+//! adaptive mode).
 
 #![allow(missing_docs)]
 
 use epc_enclave::{Enclave, EnclaveConfig};
 use epc_hw::{LinearAddress, Machine, MachineConfig, Perms, PAGE_SIZE};
-use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit};
+use epc_mm::{EpcManager, ManagerConfig, ReclaimPermit, Watermarks};
 use hdrhistogram::Histogram;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use std::sync::{Arc, Barrier};
@@ -63,12 +69,17 @@ fn seal_open_rate(seconds: f64, pages: usize) -> f64 {
 struct RunResult {
     eldu_per_sec: f64,
     latency: Histogram<u64>,
+    faults: u64,
+    direct_reclaims: u64,
+    /// Effective watermarks at the end of the run.
+    watermarks: (u64, u64),
 }
 
-fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
+fn run(threads: u64, seconds: f64, deterministic: bool, marks: Watermarks) -> RunResult {
     let machine = Machine::new(MachineConfig::with_pages(EPC_PAGES)).unwrap();
     let mut mcfg = ManagerConfig::with_pages(EPC_PAGES);
     mcfg.deterministic = deterministic;
+    mcfg.watermarks = marks;
     if let Some((low, high)) = std::env::var("SWAP_WATERMARKS")
         .ok()
         .and_then(|w| w.split_once(',').map(|(l, h)| (l.parse(), h.parse())))
@@ -134,14 +145,18 @@ fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
         .collect();
     barrier.wait();
     let eldu0 = e.counters().eldu;
+    let direct0 = mm.counters().direct_reclaims;
     let start = Instant::now();
     let mut latency = Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut faults = 0;
     for h in handles {
-        let (_, _, hist) = h.join().unwrap();
+        let (f, _, hist) = h.join().unwrap();
+        faults += f;
         latency.add(&hist).unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
     let eldu = e.counters().eldu - eldu0;
+    let mc = mm.counters();
     if std::env::var_os("SWAP_VERBOSE").is_some() {
         eprintln!("  enclave {:?}", e.counters());
         eprintln!("  manager {:?}", mm.counters());
@@ -149,6 +164,9 @@ fn run(threads: u64, seconds: f64, deterministic: bool) -> RunResult {
     RunResult {
         eldu_per_sec: eldu as f64 / elapsed,
         latency,
+        faults,
+        direct_reclaims: mc.direct_reclaims - direct0,
+        watermarks: (mc.low_watermark, mc.high_watermark),
     }
 }
 
@@ -170,12 +188,14 @@ fn main() {
         "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
         2 * EPC_PAGES
     );
-    let modes: [(u64, bool, &str); 3] = [
-        (1, false, "ksgxd"),
-        (2, false, "ksgxd"),
-        (1, true, "deterministic"),
+    let modes: [(u64, bool, Watermarks, &str); 5] = [
+        (1, false, Watermarks::Adaptive, "ksgxd"),
+        (1, false, Watermarks::Fixed, "ksgxd-fixed"),
+        (2, false, Watermarks::Adaptive, "ksgxd"),
+        (2, false, Watermarks::Fixed, "ksgxd-fixed"),
+        (1, true, Watermarks::Fixed, "deterministic"),
     ];
-    for (threads, deterministic, mode) in modes {
+    for (threads, deterministic, marks, mode) in modes {
         if only.as_deref().is_some_and(|o| o != mode) {
             continue;
         }
@@ -183,13 +203,19 @@ fn main() {
         let mut hot = Vec::new();
         let mut cold = Vec::new();
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let (mut faults, mut direct, mut shares) = (0, 0, Vec::new());
+        let mut last_marks = (0, 0);
         for _ in 0..runs {
             let t = 0.5_f64.min(seconds);
             hot.push(seal_open_rate(t, 1));
             cold.push(seal_open_rate(t, 2 * EPC_PAGES as usize));
-            let r = run(threads, seconds, deterministic);
+            let r = run(threads, seconds, deterministic, marks);
             rates.push(r.eldu_per_sec);
             latency.add(&r.latency).unwrap();
+            faults += r.faults;
+            direct += r.direct_reclaims;
+            shares.push(r.direct_reclaims as f64 / r.faults.max(1) as f64);
+            last_marks = r.watermarks;
         }
         let (rate, hot, cold) = (median(rates), median(hot), median(cold));
         println!(
@@ -207,5 +233,15 @@ fn main() {
             latency.max() as f64 / 1e3,
             latency.len()
         );
+        if !deterministic {
+            println!(
+                "swap/{threads}-thread/{mode} direct reclaim: {:.2} % of faults (median; \
+                 {direct} over {faults} faults in all runs), {marks} watermarks, \
+                 last run ended at {}/{}",
+                100.0 * median(shares),
+                last_marks.0,
+                last_marks.1
+            );
+        }
     }
 }
