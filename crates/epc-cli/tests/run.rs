@@ -134,7 +134,6 @@ fn default_scenario_shortened_exercises_every_path() {
         "not_tracked",
         "ipis",
         "aex",
-        "ksgxd_wakeups",
         "direct_reclaims",
         "batches",
         "second_chances",
@@ -142,6 +141,15 @@ fn default_scenario_shortened_exercises_every_path() {
     ] {
         assert!(c[k].as_u64().unwrap_or(0) > 0, "{k} is zero: {c}");
     }
+    // ksgxd reclaimed: with adaptive watermarks under constant pressure it
+    // may be woken during the build and never sleep in the measured run
+    // (no new wake-up), so count its batches: all batches less the direct
+    // reclaims' (one batch each at most).
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    assert!(
+        n("ksgxd_wakeups") > 0 || n("batches") > n("direct_reclaims"),
+        "ksgxd never reclaimed: {c}"
+    );
     // --duration stopped the threads (a liveness bound, not a speed target).
     assert!(v["wall_seconds"].as_f64().unwrap() < 120.0);
 }

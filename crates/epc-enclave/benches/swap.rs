@@ -6,7 +6,12 @@
 //! run, which bounds it (every reload costs one seal, for the victim, and
 //! one open): once on a single cached buffer (the best case), once over as
 //! many buffers as the working set (each pair streams its page from memory,
-//! as a real swap does). Also prints fault latency percentiles.
+//! as a real swap does). Also prints fault latency percentiles and the
+//! share of faults that reclaimed directly (direct reclaims per fault: a
+//! fault that found the free lists empty because ksgxd fell behind).
+//!
+//! Modes: `ksgxd` (adaptive watermarks, the default), `ksgxd-fixed`
+//! (Linux's fixed 32/64) and `deterministic` (no ksgxd).
 //!
 //! Mode `group`: the same enclave, with ksgxd, on an EPC three times as
 //! large, charged to a group whose limit is the EPC size of the other
@@ -17,16 +22,16 @@
 //!
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
-//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=deterministic` or `SWAP_ONLY=group` runs
-//! one mode;
-//! `SWAP_VERBOSE=1` prints the counters of each run; `SWAP_WATERMARKS=LOW,HIGH`
-//! replaces Linux's 32/64.
+//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=ksgxd-fixed`, `SWAP_ONLY=deterministic`
+//! or `SWAP_ONLY=group` runs one mode; `SWAP_VERBOSE=1` prints the counters
+//! of each run; `SWAP_WATERMARKS=LOW,HIGH` replaces Linux's 32/64 (the
+//! floor, in the adaptive mode).
 
 #![allow(missing_docs)]
 
 use epc_enclave::{Enclave, EnclaveConfig};
 use epc_hw::{LinearAddress, Machine, MachineConfig, Perms, PAGE_SIZE};
-use epc_mm::{EpcManager, GroupLimits, ManagerConfig, PolicyKind, ReclaimPermit};
+use epc_mm::{EpcManager, GroupLimits, ManagerConfig, PolicyKind, ReclaimPermit, Watermarks};
 use hdrhistogram::Histogram;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use std::sync::{Arc, Barrier};
@@ -71,6 +76,10 @@ fn seal_open_rate(seconds: f64, pages: usize) -> f64 {
 struct RunResult {
     eldu_per_sec: f64,
     latency: Histogram<u64>,
+    faults: u64,
+    direct_reclaims: u64,
+    /// Effective watermarks at the end of the run.
+    watermarks: (u64, u64),
 }
 
 /// How the enclave is held to `EPC_PAGES` pages.
@@ -84,7 +93,7 @@ enum Hold {
     Group,
 }
 
-fn run(threads: u64, seconds: f64, hold: Hold) -> RunResult {
+fn run(threads: u64, seconds: f64, hold: Hold, marks: Watermarks) -> RunResult {
     let epc = if hold == Hold::Group {
         3 * EPC_PAGES
     } else {
@@ -93,6 +102,7 @@ fn run(threads: u64, seconds: f64, hold: Hold) -> RunResult {
     let machine = Machine::new(MachineConfig::with_pages(epc)).unwrap();
     let mut mcfg = ManagerConfig::with_pages(epc);
     mcfg.deterministic = hold == Hold::Deterministic;
+    mcfg.watermarks = marks;
     if let Some((low, high)) = std::env::var("SWAP_WATERMARKS")
         .ok()
         .and_then(|w| w.split_once(',').map(|(l, h)| (l.parse(), h.parse())))
@@ -164,14 +174,18 @@ fn run(threads: u64, seconds: f64, hold: Hold) -> RunResult {
         .collect();
     barrier.wait();
     let eldu0 = e.counters().eldu;
+    let direct0 = mm.counters().direct_reclaims;
     let start = Instant::now();
     let mut latency = Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut faults = 0;
     for h in handles {
-        let (_, _, hist) = h.join().unwrap();
+        let (f, _, hist) = h.join().unwrap();
+        faults += f;
         latency.add(&hist).unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
     let eldu = e.counters().eldu - eldu0;
+    let mc = mm.counters();
     if std::env::var_os("SWAP_VERBOSE").is_some() {
         eprintln!("  enclave {:?}", e.counters());
         eprintln!("  manager {:?}", mm.counters());
@@ -179,6 +193,9 @@ fn run(threads: u64, seconds: f64, hold: Hold) -> RunResult {
     RunResult {
         eldu_per_sec: eldu as f64 / elapsed,
         latency,
+        faults,
+        direct_reclaims: mc.direct_reclaims - direct0,
+        watermarks: (mc.low_watermark, mc.high_watermark),
     }
 }
 
@@ -200,14 +217,16 @@ fn main() {
         "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
         2 * EPC_PAGES
     );
-    let modes: [(u64, Hold, &str); 5] = [
-        (1, Hold::Ksgxd, "ksgxd"),
-        (2, Hold::Ksgxd, "ksgxd"),
-        (1, Hold::Deterministic, "deterministic"),
-        (1, Hold::Group, "group"),
-        (2, Hold::Group, "group"),
+    let modes: [(u64, Hold, Watermarks, &str); 7] = [
+        (1, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
+        (1, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
+        (2, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
+        (2, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
+        (1, Hold::Deterministic, Watermarks::Fixed, "deterministic"),
+        (1, Hold::Group, Watermarks::Adaptive, "group"),
+        (2, Hold::Group, Watermarks::Adaptive, "group"),
     ];
-    for (threads, hold, mode) in modes {
+    for (threads, hold, marks, mode) in modes {
         if only.as_deref().is_some_and(|o| o != mode) {
             continue;
         }
@@ -215,13 +234,19 @@ fn main() {
         let mut hot = Vec::new();
         let mut cold = Vec::new();
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let (mut faults, mut direct, mut shares) = (0, 0, Vec::new());
+        let mut last_marks = (0, 0);
         for _ in 0..runs {
             let t = 0.5_f64.min(seconds);
             hot.push(seal_open_rate(t, 1));
             cold.push(seal_open_rate(t, 2 * EPC_PAGES as usize));
-            let r = run(threads, seconds, hold);
+            let r = run(threads, seconds, hold, marks);
             rates.push(r.eldu_per_sec);
             latency.add(&r.latency).unwrap();
+            faults += r.faults;
+            direct += r.direct_reclaims;
+            shares.push(r.direct_reclaims as f64 / r.faults.max(1) as f64);
+            last_marks = r.watermarks;
         }
         let (rate, hot, cold) = (median(rates), median(hot), median(cold));
         println!(
@@ -239,5 +264,15 @@ fn main() {
             latency.max() as f64 / 1e3,
             latency.len()
         );
+        if hold != Hold::Deterministic {
+            println!(
+                "swap/{threads}-thread/{mode} direct reclaim: {:.2} % of faults (median; \
+                 {direct} over {faults} faults in all runs), {marks} watermarks, \
+                 last run ended at {}/{}",
+                100.0 * median(shares),
+                last_marks.0,
+                last_marks.1
+            );
+        }
     }
 }

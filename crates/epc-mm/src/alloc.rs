@@ -137,7 +137,7 @@ impl Inner {
         if used > root.peak.load(Ordering::Relaxed) {
             root.peak.fetch_max(used, Ordering::Relaxed);
         }
-        if !s.deterministic && free < s.low_watermark && s.totals.listed() > 0 {
+        if !s.deterministic && free < s.marks.low() && s.totals.listed() > 0 {
             self.ksgxd.wake();
         }
     }
@@ -228,6 +228,10 @@ impl Inner {
                 return Err(AllocError::Busy);
             };
             bump(&s.counters.direct_reclaims, 1);
+            if !s.deterministic {
+                // ksgxd fell behind: start it earlier from now on.
+                s.marks.on_direct_reclaim(s.free.allocations());
+            }
             let max = if s.deterministic { 1 } else { s.batch };
             let report = self.reclaim_global(max);
             if report.freed() == 0 {

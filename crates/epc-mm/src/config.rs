@@ -1,8 +1,10 @@
 //! The manager's tunables (watermarks, batch size, mode, policy) and their
-//! validation. Defaults are Linux's constants from `arch/x86/kernel/cpu/sgx/sgx.h`.
+//! validation. Defaults are Linux's constants from `arch/x86/kernel/cpu/sgx/sgx.h`,
+//! except that the watermarks adapt by default (`watermark.rs`).
 
 use crate::group::GlobalFairness;
 use crate::policy::PolicyKind;
+use crate::watermark::Watermarks;
 use epc_hw::{NodeId, SectionConfig};
 use thiserror::Error;
 
@@ -32,6 +34,9 @@ pub struct ManagerConfig {
     pub low_watermark: usize,
     /// ksgxd reclaims until this many pages are free.
     pub high_watermark: usize,
+    /// Whether the two watermarks stay as given (Linux) or are a floor that
+    /// direct reclaims raise ([`Watermarks::Adaptive`], the default).
+    pub watermarks: Watermarks,
     /// Pages per reclaim batch (ksgxd and direct reclaim).
     pub batch: usize,
     /// Deterministic mode: no ksgxd; an allocation that finds nothing free
@@ -51,11 +56,18 @@ impl ManagerConfig {
             sections,
             low_watermark: DEFAULT_LOW_WATERMARK,
             high_watermark: DEFAULT_HIGH_WATERMARK,
+            watermarks: Watermarks::default(),
             batch: DEFAULT_BATCH,
             deterministic: false,
             policy: PolicyKind::default(),
             fairness: GlobalFairness::default(),
         }
+    }
+
+    /// The same configuration with Linux's fixed watermarks.
+    pub fn fixed_watermarks(mut self) -> Self {
+        self.watermarks = Watermarks::Fixed;
+        self
     }
 
     /// Linux's defaults over one section of `pages` pages on node 0.

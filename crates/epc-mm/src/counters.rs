@@ -4,6 +4,7 @@
 
 use crate::nodes::NodeCounters;
 use crate::sync::{AtomicU64, Ordering};
+use crate::watermark::Watermarks;
 
 /// Counters written by rare events (everything except the allocation fast
 /// path, whose counts live with the free lists).
@@ -75,10 +76,17 @@ pub struct Counters {
     pub total_pages: u64,
     /// Pages on the free lists.
     pub free_pages: u64,
-    /// The low watermark (0 in deterministic mode, where it is unused).
+    /// The effective low watermark: the configured one plus the adaptive
+    /// boost (0 in deterministic mode, where it is unused).
     pub low_watermark: u64,
-    /// The high watermark (0 in deterministic mode, where it is unused).
+    /// The effective high watermark: the configured one plus twice the
+    /// adaptive boost (0 in deterministic mode, where it is unused).
     pub high_watermark: u64,
+    /// How the watermarks behave (fixed or adaptive).
+    pub watermarks: Watermarks,
+    /// Pages the adaptive mode adds to the low watermark now (0 when fixed,
+    /// deterministic, or without recent direct reclaims).
+    pub watermark_boost: u64,
     /// Pages on the reclaimable list.
     pub reclaimable_pages: u64,
     /// Pages held by reclaim batches in flight.

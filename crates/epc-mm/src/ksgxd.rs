@@ -9,6 +9,11 @@
 //!    nothing is reclaimable, a batch frees nothing, or the manager shuts
 //!    down.
 //!
+//! The watermarks are the effective ones (`watermark.rs`): fixed, or raised
+//! by direct reclaims and decayed by quiet allocations; ksgxd refreshes
+//! them before every batch. Each batch selects its victims under the list
+//! lock and does the owners' work outside it (`reclaim.rs`).
+//!
 //! Its signal is in `signal.rs`.
 
 use crate::counters::bump;
@@ -35,9 +40,10 @@ pub(crate) fn run(inner: &Inner) {
     }
 }
 
-/// Linux's `sgx_should_reclaim(SGX_NR_HIGH_PAGES)`: below the high
-/// watermark and something on a list.
+/// Linux's `sgx_should_reclaim(SGX_NR_HIGH_PAGES)`: below the (effective)
+/// high watermark and something on a list.
 fn should_reclaim(inner: &Inner) -> bool {
     let s = &inner.shared;
-    s.free.nr_free() < s.high_watermark && s.totals.listed() > 0
+    s.marks.refresh(s.free.allocations());
+    s.free.nr_free() < s.marks.high() && s.totals.listed() > 0
 }

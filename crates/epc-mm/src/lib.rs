@@ -46,6 +46,7 @@ mod shared;
 mod signal;
 mod sync;
 mod validate;
+mod watermark;
 
 pub use alloc::AllocError;
 pub use charge::MAX_GROUPS;
@@ -69,3 +70,4 @@ pub use policy::{
     ReclaimPolicy, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
+pub use watermark::Watermarks;

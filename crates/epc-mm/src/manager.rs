@@ -56,6 +56,7 @@ impl EpcManager {
         let layout = EpcLayout::new(&config.sections);
         let shared = Shared::new(
             layout,
+            config.watermarks,
             config.low_watermark,
             config.high_watermark,
             config.batch,
@@ -157,19 +158,23 @@ impl EpcManager {
     pub fn counters(&self) -> Counters {
         let i = &self.inner.shared;
         let c = &i.counters;
-        let (low, high) = if i.deterministic {
-            (0, 0)
+        let allocations = i.free.allocations();
+        let (low, high, boost) = if i.deterministic {
+            (0, 0, 0)
         } else {
-            (i.low_watermark as u64, i.high_watermark as u64)
+            let (low, high) = i.marks.effective(allocations);
+            (low as u64, high as u64, i.marks.boost(allocations) as u64)
         };
         Counters {
             total_pages: u64::from(i.layout.total_pages()),
             free_pages: i.free.nr_free() as u64,
             low_watermark: low,
             high_watermark: high,
+            watermarks: i.marks.mode(),
+            watermark_boost: boost,
             reclaimable_pages: i.totals.listed() as u64,
             isolated_pages: i.totals.isolated() as u64,
-            allocations: i.free.allocations(),
+            allocations,
             alloc_failures: AllocFailures {
                 no_memory: read(&c.no_memory),
                 busy: read(&c.busy),

@@ -11,13 +11,14 @@ use crate::list::ListTotals;
 use crate::page::PageStates;
 use crate::reserve::RESERVE_KEEP;
 use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::watermark::{WatermarkControl, Watermarks};
 use epc_hw::{EpcLayout, EpcPageId};
 
 /// See the module documentation.
 pub(crate) struct Shared {
     pub(crate) layout: EpcLayout,
-    pub(crate) low_watermark: usize,
-    pub(crate) high_watermark: usize,
+    /// ksgxd's watermarks (unused in deterministic mode).
+    pub(crate) marks: WatermarkControl,
     pub(crate) batch: usize,
     pub(crate) deterministic: bool,
     pub(crate) states: PageStates,
@@ -33,18 +34,19 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(
         layout: EpcLayout,
+        marks: Watermarks,
         low_watermark: usize,
         high_watermark: usize,
         batch: usize,
         deterministic: bool,
     ) -> Self {
+        let total = layout.total_pages() as usize;
         Shared {
             states: PageStates::new(layout.total_pages() as usize),
             free: FreeLists::new(&layout),
             charges: Charges::new(layout.total_pages() as usize),
             layout,
-            low_watermark,
-            high_watermark,
+            marks: WatermarkControl::new(marks, low_watermark, high_watermark, batch, total),
             batch,
             deterministic,
             counters: CounterCells::new(),

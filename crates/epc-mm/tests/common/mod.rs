@@ -33,6 +33,8 @@ pub(crate) struct MockOwner {
     pub(crate) dead: AtomicBool,
     pub(crate) log: Mutex<Vec<Call>>,
     pub(crate) decline: Mutex<HashSet<u64>>,
+    /// Declines every page ksgxd tries (direct reclaim still succeeds).
+    pub(crate) decline_ksgxd: AtomicBool,
     pub(crate) fail_write: Mutex<HashSet<u64>>,
     pub(crate) evicted: Mutex<Vec<u64>>,
     /// The `Tracked` proof of each write, in order.
@@ -60,6 +62,7 @@ impl MockOwner {
             dead: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
             decline: Mutex::new(HashSet::new()),
+            decline_ksgxd: AtomicBool::new(false),
             fail_write: Mutex::new(HashSet::new()),
             evicted: Mutex::new(Vec::new()),
             proofs: Mutex::new(Vec::new()),
@@ -187,6 +190,11 @@ impl PageOwner for MockOwner {
             return BlockOutcome::Abandoned(self.take(key.addr, page));
         }
         if self.decline.lock().contains(&key.addr) {
+            return BlockOutcome::Declined;
+        }
+        if self.decline_ksgxd.load(Ordering::SeqCst)
+            && std::thread::current().name() == Some("ksgxd")
+        {
             return BlockOutcome::Declined;
         }
         BlockOutcome::Blocked

@@ -115,6 +115,17 @@ fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
                     y: r.high_watermark as f64,
                 },
             ]
+            .into_iter()
+            .chain(
+                (r.effective_low_watermark != r.low_watermark).then(|| HLine {
+                    name: format!(
+                        "{} low watermark at the end ({})",
+                        r.watermarks, r.effective_low_watermark
+                    ),
+                    y: r.effective_low_watermark as f64,
+                }),
+            )
+            .collect()
         },
     };
     let rates = Chart {

@@ -248,6 +248,14 @@ pub struct RunReport {
     pub low_watermark: u64,
     /// ksgxd's high watermark.
     pub high_watermark: u64,
+    /// ksgxd's watermark mode: `fixed` (Linux's) or `adaptive` (raised by
+    /// direct reclaims, the configured ones a floor).
+    pub watermarks: String,
+    /// The effective low watermark when the workers stopped (the
+    /// configured one plus the adaptive boost; 0 in deterministic mode).
+    pub effective_low_watermark: u64,
+    /// The effective high watermark when the workers stopped.
+    pub effective_high_watermark: u64,
     /// The policy's name.
     pub policy: String,
     /// The manager's deterministic mode.

@@ -122,6 +122,21 @@ pub fn run_summary(r: &RunReport) -> Table {
     ] {
         t.row(k, c(k));
     }
+    t.row(
+        "watermarks",
+        if r.deterministic {
+            "unused (deterministic)".to_string()
+        } else {
+            format!(
+                "{}: {}/{} configured, {}/{} effective at the end",
+                r.watermarks,
+                r.low_watermark,
+                r.high_watermark,
+                r.effective_low_watermark,
+                r.effective_high_watermark
+            )
+        },
+    );
     let l = r.latency_ns.fault;
     t.row("", "fault latency".to_string());
     t.row(
