@@ -48,7 +48,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("epc: {e}");
-            ExitCode::from(if e.is_input() { 2 } else { 1 })
+            ExitCode::from(if e.is_interrupted() {
+                130
+            } else if e.is_input() {
+                2
+            } else {
+                1
+            })
         }
     }
 }

@@ -14,6 +14,11 @@ pub enum SimError {
     /// fail did): a bug in the model, not in the input.
     #[error("{0}")]
     System(String),
+    /// The user interrupted the command (Ctrl-C) before it had anything to
+    /// report, such as during the build (the command exits with 130, as a
+    /// shell does for SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl SimError {
@@ -24,6 +29,11 @@ impl SimError {
 
     pub(crate) fn input(msg: impl Into<String>) -> Self {
         SimError::Input(one_line(&msg.into()))
+    }
+
+    /// Whether the user interrupted the command before it had a result.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, SimError::Interrupted(_))
     }
 
     pub(crate) fn system(msg: impl Into<String>) -> Self {

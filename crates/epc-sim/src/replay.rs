@@ -224,7 +224,9 @@ pub fn replay(
     let mut page = Box::new([0u8; 4096]);
     for i in 0..if lazy { 0 } else { distinct } {
         if i % 4096 == 0 && stop.load(Ordering::Relaxed) {
-            return Err(SimError::input("interrupted while building the enclave"));
+            return Err(SimError::Interrupted(
+                "interrupted while building the enclave".into(),
+            ));
         }
         page[..8].copy_from_slice(&i.to_le_bytes());
         enclave

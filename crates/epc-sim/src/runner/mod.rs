@@ -105,7 +105,9 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         });
         slots[i].build(&ctx)?;
         if opts.stop.load(Ordering::Relaxed) {
-            return Err(SimError::input("interrupted while building the enclaves"));
+            return Err(SimError::Interrupted(
+                "interrupted while building the enclaves".into(),
+            ));
         }
         built += s.enclaves[i].pages;
     }
