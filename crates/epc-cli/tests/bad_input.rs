@@ -113,6 +113,20 @@ fn scenario_contradictory_values_name_the_field() {
 }
 
 #[test]
+fn scenario_unknown_watermark_mode_names_file_and_field() {
+    let dir = scratch("bad_watermarks");
+    let s = scenario(
+        &dir,
+        "w.toml",
+        &format!("{GOOD}\n[manager]\nwatermarks = \"boosted\"\n"),
+    );
+    bad_input(
+        epc().args(["run", "--scenario", &s]),
+        &format!("{s}: manager.watermarks"),
+    );
+}
+
+#[test]
 fn epc_too_small_for_the_scenario_says_the_minimum() {
     let dir = scratch("bad_small");
     let s = scenario(&dir, "s.toml", &GOOD.replace("pages = 256", "pages = 20"));

@@ -288,6 +288,40 @@ fn trace_workload_in_a_scenario() {
     assert!(v["counters"]["faults"].as_u64().unwrap() >= 300);
 }
 
+/// `[manager] watermarks = "fixed"`: Linux's 32/64 stay put under reclaim
+/// pressure (the adaptive default would be free to raise them).
+#[test]
+fn fixed_watermarks_scenario_keeps_linux_watermarks() {
+    let dir = scratch("run_fixed_watermarks");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[epc]\npages = 256\n[manager]\nwatermarks = \"fixed\"\n\
+         [[enclave]]\npages = 400\nthreads = 2\n[enclave.workload]\nkind = \"uniform\"\n\
+         accesses = 4000\nwrite_ratio = 0.3\n",
+    )
+    .unwrap();
+    let v = json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["watermarks"], "fixed");
+    assert_eq!(v["low_watermark"], 32);
+    assert_eq!(v["high_watermark"], 64);
+    assert_eq!(v["effective_low_watermark"], 32, "{v}");
+    assert_eq!(v["effective_high_watermark"], 64, "{v}");
+    // There was pressure for the watermarks to resist.
+    assert!(
+        v["counters"]["evicted"].as_u64().unwrap() > 0,
+        "{}",
+        v["counters"]
+    );
+}
+
 /// `examples/timeline.toml`: an enclave started a second in, one destroyed
 /// mid-run while its threads work; the others are checked page by page.
 #[test]

@@ -20,7 +20,7 @@
 
 use crate::enclave::Enclave;
 use crate::error::KillReason;
-use crate::state::Residency;
+use crate::state::{Inner, Residency};
 use epc_hw::{EpcPageId, LeafError, LinearAddress, Machine, PAGE_SIZE};
 use epc_mm::{EpcManager, MemoryFailure, PoisonError};
 use std::sync::Arc;
@@ -69,34 +69,36 @@ impl Enclave {
     /// address order. The pages the reclaimer or a loader holds right now
     /// are left out.
     pub fn resident_pages(&self) -> Vec<(LinearAddress, EpcPageId)> {
-        let inner = self.inner.lock();
-        let mut v: Vec<(LinearAddress, EpcPageId)> = inner
-            .pages
-            .iter()
-            .filter_map(|(&n, r)| match &r.residency {
-                Residency::Resident { page, .. } => Some((LinearAddress(n * PAGE_SIZE), page.id())),
-                _ => None,
-            })
-            .collect();
-        v.sort();
-        v
+        resident_in(&self.inner.lock())
     }
 
     /// A memory failure in one of the enclave's resident pages: the
     /// `pick`-th of [`resident_pages`](Enclave::resident_pages), modulo
     /// their number (a scenario's random choice). `None` if no page is
     /// resident. The enclave dies when it next reads the page.
+    ///
+    /// The pick and the poison are one step under the enclave's lock: a
+    /// page leaves `Resident` only under that lock (the reclaimer's EBLOCK
+    /// moves it to `Reclaiming` and it is given back to the manager only
+    /// after that; teardown and EREMOVE take it under the lock too), so the
+    /// page is still this enclave's when the machine and the manager mark
+    /// it, even under reclaim pressure: no other enclave can own it by
+    /// then. The lock order allows it: `memory_failure` takes the
+    /// manager's node and list locks, which come after an enclave's
+    /// (`docs/ARCHITECTURE.md`, "Lock order"), and never calls an owner.
     pub fn poison_resident_page(
         &self,
         pick: usize,
     ) -> Option<(LinearAddress, EpcPageId, MemoryFailure)> {
-        let pages = self.resident_pages();
+        let inner = self.inner.lock();
+        let pages = resident_in(&inner);
         if pages.is_empty() {
             return None;
         }
         let (addr, page) = pages[pick % pages.len()];
-        let outcome = memory_failure(&self.machine, &self.mm, page).ok()?;
-        Some((addr, page, outcome))
+        let outcome = memory_failure(&self.machine, &self.mm, page).ok();
+        drop(inner);
+        Some((addr, page, outcome?))
     }
 
     /// The reason to kill the enclave for a leaf that failed on `page`:
@@ -118,4 +120,18 @@ impl Enclave {
             None => otherwise,
         }
     }
+}
+
+/// The resident REG/TCS pages recorded in `inner`, in address order.
+fn resident_in(inner: &Inner) -> Vec<(LinearAddress, EpcPageId)> {
+    let mut v: Vec<(LinearAddress, EpcPageId)> = inner
+        .pages
+        .iter()
+        .filter_map(|(&n, r)| match &r.residency {
+            Residency::Resident { page, .. } => Some((LinearAddress(n * PAGE_SIZE), page.id())),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
 }

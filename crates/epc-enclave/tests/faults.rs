@@ -239,6 +239,87 @@ fn random_poison_under_ksgxd_and_faulting_threads() {
 }
 
 #[test]
+fn poison_resident_page_under_reclaim_pressure_kills_only_its_target() {
+    // A streamer twice the EPC keeps ksgxd and direct reclaim busy, so the
+    // target's pages are evicted and reloaded all the time (its own thread
+    // reads them in a loop too). `poison_resident_page` picks and poisons
+    // under the target's lock, so the page is the target's when it is
+    // poisoned: the target dies of it (or, for a page no read touches,
+    // lives), and the streamer never does, round after round.
+    const EPC: u32 = 128;
+    const STREAM: u64 = 2 * EPC as u64;
+    const DATA: u64 = 24;
+    let (machine, mm) = system(EPC, false);
+    let streamer = build(&machine, &mm, 100, STREAM, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let streaming = {
+        let (e, stop) = (streamer.clone(), stop.clone());
+        thread::spawn(move || -> Result<u32, EnclaveError> {
+            let mut passes = 0;
+            loop {
+                reads_back(&e, 100, STREAM)?;
+                passes += 1;
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(passes);
+                }
+            }
+        })
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for round in 0..8u64 {
+        let tag = round + 1;
+        let target = build(&machine, &mm, tag, DATA, 1);
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (e, poisoned) = (target.clone(), poisoned.clone());
+            thread::spawn(move || -> Result<(), EnclaveError> {
+                while !poisoned.load(Ordering::Acquire) {
+                    reads_back(&e, tag, DATA)?;
+                }
+                reads_back(&e, tag, DATA)
+            })
+        };
+        let (addr, page) = loop {
+            thread::sleep(std::time::Duration::from_millis(rng.gen_range(0..4)));
+            if let Some((addr, page, _)) = target.poison_resident_page(rng.gen()) {
+                break (addr, page);
+            }
+        };
+        poisoned.store(true, Ordering::Release);
+        match reader.join().unwrap() {
+            Err(EnclaveError::Killed(r)) => {
+                assert_eq!(r.kind(), "memory_failure", "round {round}: {r}");
+                let KillReason::MemoryFailure { epc_page, .. } = r else {
+                    unreachable!()
+                };
+                assert_eq!(epc_page, page, "round {round}: another page killed it");
+            }
+            Err(e) => panic!("round {round}: {e}"),
+            // Only a page the reads never touch (the SSA frame) may stay
+            // poisoned unnoticed.
+            Ok(()) => assert!(
+                addr >= data_addr(&target, DATA + 1),
+                "round {round}: {addr} poisoned and read without a machine check"
+            ),
+        }
+        assert!(
+            streamer.killed().is_none(),
+            "round {round}: {:?}",
+            streamer.killed()
+        );
+        drop(target);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let passes = streaming.join().unwrap().expect("the streamer lives");
+    assert!(passes > 0);
+    assert!(streamer.killed().is_none());
+    drop(streamer);
+    mm.shutdown();
+    all_free_and_nothing_poisoned_allocatable(&mm);
+    machine.validate().unwrap();
+}
+
+#[test]
 fn power_cycle_under_ksgxd_and_faulting_threads_loses_everything() {
     let (machine, mm) = system(96, false);
     let enclaves: Vec<_> = (0..3).map(|t| build(&machine, &mm, t + 1, 64, 1)).collect();

@@ -45,6 +45,7 @@ pub(crate) fn machine_and_manager(
     let mut cfg = ManagerConfig::new(s.sections.clone());
     cfg.low_watermark = s.low_watermark;
     cfg.high_watermark = s.high_watermark;
+    cfg.watermarks = s.watermarks;
     cfg.batch = s.batch;
     cfg.policy = s.policy;
     cfg.deterministic = s.deterministic;

@@ -13,7 +13,7 @@ pub use event::{Event, EventKind};
 
 use crate::workload::{Length, Pattern, WorkloadSpec};
 use epc_hw::{CostTable, SectionConfig, VA_SLOTS_PER_PAGE};
-use epc_mm::PolicyKind;
+use epc_mm::{PolicyKind, Watermarks};
 
 /// One enclave of a scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,9 @@ pub struct Scenario {
     pub low_watermark: usize,
     /// ksgxd reclaims up to this many free pages.
     pub high_watermark: usize,
+    /// Whether the watermarks stay as given or adapt (the configured ones a
+    /// floor).
+    pub watermarks: Watermarks,
     /// Pages per reclaim batch.
     pub batch: usize,
     /// The victim policy.
@@ -108,6 +111,7 @@ impl Scenario {
             costs: CostTable::default(),
             low_watermark: 32,
             high_watermark: 64,
+            watermarks: Watermarks::default(),
             batch: 16,
             policy: PolicyKind::default(),
             deterministic: false,

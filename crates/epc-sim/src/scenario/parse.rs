@@ -5,7 +5,7 @@ use super::{EnclaveSpec, Scenario};
 use crate::workload::{Length, Pattern, PhaseSpec, WorkloadSpec};
 use crate::SimError;
 use epc_hw::{CostTable, NodeId, SectionConfig};
-use epc_mm::PolicyKind;
+use epc_mm::{PolicyKind, Watermarks};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -48,6 +48,7 @@ struct RawSection {
 struct RawManager {
     low_watermark: Option<usize>,
     high_watermark: Option<usize>,
+    watermarks: Option<String>,
     batch: Option<usize>,
     policy: Option<String>,
     deterministic: Option<bool>,
@@ -142,6 +143,15 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
         }
         None => PolicyKind::default(),
     };
+    let watermarks = match &m.watermarks {
+        Some(name) => Watermarks::from_name(name).ok_or_else(|| {
+            bad(
+                "manager.watermarks",
+                format!("unknown mode {name:?} (known: adaptive, fixed)"),
+            )
+        })?,
+        None => Watermarks::default(),
+    };
     let mut costs = CostTable::default();
     for (k, v) in raw.costs.unwrap_or_default() {
         *cost_field(&mut costs, &k)
@@ -232,6 +242,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, SimError> {
         costs,
         low_watermark: m.low_watermark.unwrap_or(defaults.low_watermark),
         high_watermark: m.high_watermark.unwrap_or(defaults.high_watermark),
+        watermarks,
         batch: m.batch.unwrap_or(defaults.batch),
         policy,
         deterministic: m.deterministic.unwrap_or(false),
