@@ -42,10 +42,20 @@ impl Trace {
     {
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
         let mut dense = Vec::new();
+        // The page just seen: a run of references to one page (common in
+        // page traces, where consecutive accesses share a page) skips the map.
+        let mut last: Option<(u64, u32)> = None;
         for p in pages {
             let p = p?;
-            let next = map.len() as u32;
-            let id = *map.entry(p).or_insert(next);
+            let id = match last {
+                Some((page, id)) if page == p => id,
+                _ => {
+                    let next = map.len() as u32;
+                    let id = *map.entry(p).or_insert(next);
+                    last = Some((p, id));
+                    id
+                }
+            };
             dense.push(id);
         }
         if dense.is_empty() {
@@ -144,8 +154,7 @@ pub fn simulate_with(
     let cap = capacity.pages(trace.distinct);
     let mut p = policy.build(cap, drive);
     if policy.needs_future() {
-        let keys: Vec<PageKey> = trace.pages.iter().map(|&i| key(i)).collect();
-        p.prepare(&keys);
+        p.prepare_dense(&trace.pages, trace.distinct);
     }
     let mut resident = vec![false; trace.distinct];
     let mut len = 0usize;
