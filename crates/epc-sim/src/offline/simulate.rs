@@ -42,20 +42,10 @@ impl Trace {
     {
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
         let mut dense = Vec::new();
-        // The page just seen: a run of references to one page (common in
-        // page traces, where consecutive accesses share a page) skips the map.
-        let mut last: Option<(u64, u32)> = None;
         for p in pages {
             let p = p?;
-            let id = match last {
-                Some((page, id)) if page == p => id,
-                _ => {
-                    let next = map.len() as u32;
-                    let id = *map.entry(p).or_insert(next);
-                    last = Some((p, id));
-                    id
-                }
-            };
+            let next = map.len() as u32;
+            let id = *map.entry(p).or_insert(next);
             dense.push(id);
         }
         if dense.is_empty() {
