@@ -144,8 +144,7 @@ pub fn simulate_with(
     let cap = capacity.pages(trace.distinct);
     let mut p = policy.build(cap, drive);
     if policy.needs_future() {
-        let keys: Vec<PageKey> = trace.pages.iter().map(|&i| key(i)).collect();
-        p.prepare(&keys);
+        p.prepare_dense(&trace.pages, trace.distinct);
     }
     let mut resident = vec![false; trace.distinct];
     let mut len = 0usize;

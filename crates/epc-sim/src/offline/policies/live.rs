@@ -20,6 +20,19 @@ pub trait OfflinePolicy: fmt::Debug {
         let _ = trace;
     }
 
+    /// [`prepare`](Self::prepare) for a trace of dense ids below
+    /// `distinct`, each id `i` standing for the key of owner 0 and address
+    /// `i` (the simulator's own numbering). The default builds those keys
+    /// and calls `prepare`; OPT takes the ids as they are.
+    fn prepare_dense(&mut self, ids: &[u32], distinct: usize) {
+        let _ = distinct;
+        let keys: Vec<PageKey> = ids
+            .iter()
+            .map(|&i| PageKey::new(epc_mm::OwnerId(0), u64::from(i)))
+            .collect();
+        self.prepare(&keys);
+    }
+
     /// The access at trace position `at` hit the resident page `key`.
     fn hit(&mut self, key: PageKey, at: u64);
 
