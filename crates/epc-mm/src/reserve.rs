@@ -85,6 +85,11 @@ impl Inner {
                     self.drain_subtree(at);
                     now = c.current.load(Ordering::Relaxed);
                 }
+                // A charge that stays never leaves a level above its
+                // limit, so a reading above it is another thread's charge
+                // on its way to backing out (counted, then undone): it is
+                // not a peak.
+                let now = now.min(c.max.load(Ordering::Relaxed));
                 c.peak.fetch_max(now, Ordering::Relaxed);
             }
             at = c.parent().unwrap_or(0);
