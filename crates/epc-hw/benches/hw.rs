@@ -190,29 +190,13 @@ fn swap(c: &mut Criterion) {
     let mut buf = [7u8; 4096];
     let aad = [0u8; 128];
     {
-        use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+        use ring::aead::{LessSafeKey, UnboundKey, AES_128_GCM};
         let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[9; 16]).unwrap());
         let mut n = 1u64;
         g.bench_function("ring_seal_open", |b| {
             b.iter(|| {
                 n += 1;
-                let mut nonce = [0u8; 12];
-                nonce[4..].copy_from_slice(&n.to_le_bytes());
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key(nonce),
-                        Aad::from(aad),
-                        &mut buf,
-                    )
-                    .unwrap();
-                key.open_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(aad),
-                    tag,
-                    &mut buf,
-                    0..,
-                )
-                .unwrap();
+                ratios::ring_seal_open(&key, n, &mut buf, aad);
             })
         });
     }
