@@ -19,6 +19,7 @@
 use crate::counters::{Cells, EnclaveCounters};
 use crate::error::{leaf, EnclaveError, KillReason};
 use crate::page_table::EnclavePageTable;
+use crate::platform::Platform;
 use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo};
 use epc_hw::{
     EnclaveId, EpcPageId, Fault, GpCause, LeafError, LinearAddress, Machine, NodeId, Perms,
@@ -70,7 +71,9 @@ impl EnclaveConfig {
 
 /// An enclave: the EPC manager's owner of its pages.
 pub struct Enclave {
-    pub(crate) machine: Arc<Machine>,
+    /// The machine and how the manager's page ids reach it; the field keeps
+    /// its name so leaf call sites read `self.machine.ewb(..)`.
+    pub(crate) machine: Platform,
     pub(crate) mm: Arc<EpcManager>,
     pub(crate) owner: OwnerId,
     pub(crate) eid: EnclaveId,
@@ -80,8 +83,9 @@ pub struct Enclave {
     pub(crate) initialized: AtomicBool,
     pub(crate) dead: AtomicBool,
     pub(crate) death: OnceLock<KillReason>,
-    /// The machine's power-cycle count at creation: a different count now
-    /// means the EPC was lost under the enclave.
+    /// The platform's epoch at creation (the machine's power-cycle count
+    /// on the host): a different one now means the EPC was lost under the
+    /// enclave.
     pub(crate) boot: u64,
     pub(crate) cells: Cells,
     pub(crate) weak: Weak<Enclave>,
@@ -115,7 +119,18 @@ impl Enclave {
         config: EnclaveConfig,
         permit: &mut ReclaimPermit,
     ) -> Result<Arc<Enclave>, EnclaveError> {
-        let boot = machine.power_cycles();
+        Enclave::create_on(Platform::host(machine), mm, config, permit)
+    }
+
+    /// ECREATE on `platform`: the host's ([`Enclave::create`]) or a
+    /// guest's, whose manager `mm` hands out guest page ids.
+    pub fn create_on(
+        machine: Platform,
+        mm: Arc<EpcManager>,
+        config: EnclaveConfig,
+        permit: &mut ReclaimPermit,
+    ) -> Result<Arc<Enclave>, EnclaveError> {
+        let boot = machine.epoch();
         let secs = mm
             .alloc_in(config.group, config.node, AllocMode::Reclaim(permit))
             .map_err(|e| alloc_error(&mm, config.group, e))?;
@@ -368,6 +383,11 @@ impl Enclave {
 
     /// The machine it runs on.
     pub fn machine(&self) -> &Arc<Machine> {
+        self.machine.machine()
+    }
+
+    /// The platform it runs on (host or guest).
+    pub fn platform(&self) -> &Platform {
         &self.machine
     }
 

@@ -48,10 +48,12 @@ pub fn epc_lost<'a>(enclaves: impl IntoIterator<Item = &'a Arc<Enclave>>) -> usi
 }
 
 impl Enclave {
-    /// Whether the machine lost its EPC since this enclave was created.
+    /// Whether the EPC was lost since this enclave was created: the
+    /// machine's (a power cycle) or, for a guest enclave, its VM's (stop,
+    /// reboot, failure); see [`Platform::epoch`](crate::Platform::epoch).
     #[inline]
     pub fn epc_lost(&self) -> bool {
-        self.machine.power_cycles() != self.boot
+        self.machine.epoch() != self.boot
     }
 
     /// If the EPC was lost since the enclave was created, kills it with
@@ -96,7 +98,11 @@ impl Enclave {
             return None;
         }
         let (addr, page) = pages[pick % pages.len()];
-        let outcome = memory_failure(&self.machine, &self.mm, page).ok();
+        // The machine page behind it (the same page on the host).
+        let outcome = match self.machine.poison_page(page) {
+            Some(_) => self.mm.memory_failure(page).ok(),
+            None => None,
+        };
         drop(inner);
         Some((addr, page, outcome?))
     }

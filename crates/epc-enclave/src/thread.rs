@@ -8,7 +8,8 @@ use crate::error::{EnclaveError, KillReason};
 use crate::state::Residency;
 use crate::triage::Resolution;
 use epc_hw::{
-    EpcPageId, LinearAddress, LogicalProcessor, LpError, PageFaultInfo, SecInfo, PAGE_SIZE,
+    EpcPageId, LinearAddress, LogicalProcessor, LpError, PageFaultInfo, PageTable, SecInfo,
+    PAGE_SIZE,
 };
 use epc_mm::ReclaimPermit;
 use hdrhistogram::Histogram;
@@ -23,6 +24,9 @@ pub struct EnclaveThread {
     tcs_index: usize,
     tcs: LinearAddress,
     pub(crate) permit: ReclaimPermit,
+    /// The page table its LP walks: the enclave's, composed with the
+    /// guest's frames for a guest enclave.
+    walk: Arc<dyn PageTable>,
     latency: Histogram<u64>,
     pub(crate) faults: u64,
 }
@@ -69,6 +73,7 @@ impl Enclave {
             tcs_index,
             tcs,
             permit: ReclaimPermit::new(),
+            walk: self.machine.page_table(&self.pt),
             latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
                 .expect("valid histogram bounds"),
             faults: 0,
@@ -239,7 +244,7 @@ impl EnclaveThread {
     pub(crate) fn enter(&mut self) -> Result<(), EnclaveError> {
         loop {
             self.enclave.check_alive()?;
-            match self.lp.eenter(self.tcs, self.enclave.pt.clone()) {
+            match self.lp.eenter(self.tcs, self.walk.clone()) {
                 Ok(()) => return Ok(()),
                 // The TCS or SSA page is not resident: load it and retry.
                 Err(LpError::PageFault(pf)) => {
