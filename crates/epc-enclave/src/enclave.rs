@@ -138,6 +138,10 @@ impl Enclave {
             Ok(eid) => eid,
             Err(e) => {
                 let _ = mm.free(secs);
+                // A guest whose EPC went away under it.
+                if machine.epoch() != boot {
+                    return Err(EnclaveError::Killed(KillReason::EpcLost));
+                }
                 return Err(leaf("ECREATE")(e));
             }
         };
@@ -174,7 +178,7 @@ impl Enclave {
         let page = self.alloc_reclaiming(permit)?;
         if let Err(e) = self.machine.epa(page.id()) {
             let _ = self.mm.free(page);
-            return Err(leaf("EPA")(e));
+            return Err(self.build_error("EPA", e));
         }
         let mut inner = self.lock(permit);
         if inner.va.needs_page() {
@@ -271,7 +275,7 @@ impl Enclave {
             inner.va.unreserve();
             drop(inner);
             let _ = self.mm.free(page);
-            return Err(leaf("EADD")(e));
+            return Err(self.build_error("EADD", e));
         }
         let writable = secinfo.perms.contains(Perms::W);
         self.pt.map(addr, page.id(), writable);
@@ -286,6 +290,17 @@ impl Enclave {
             },
         );
         Ok(())
+    }
+
+    /// The error of a failed build leaf: the EPC's loss if it was lost
+    /// under the enclave (a guest whose VM failed, stopped or rebooted; a
+    /// power cycle), which kills it; else the leaf's error. Called with no
+    /// enclave lock held.
+    fn build_error(&self, name: &'static str, e: LeafError) -> EnclaveError {
+        if self.notice_epc_loss() {
+            return EnclaveError::Killed(KillReason::EpcLost);
+        }
+        leaf(name)(e)
     }
 
     /// Allocates a page, reclaiming directly if need be, retrying while
