@@ -101,6 +101,12 @@ pub fn system_map(enc: &EnclaveCounters, mm: &MmDelta, ledger: &LedgerSnapshot) 
     m.insert("eexit", ledger.count(Event::Eexit));
     m.insert("eresume", ledger.count(Event::Eresume));
     m.insert("failed_leaves", ledger.count(Event::FailedLeaf));
+    insert_mm(&mut m, mm);
+    m
+}
+
+/// The manager's counts, by name.
+fn insert_mm(m: &mut CounterMap, mm: &MmDelta) {
     m.insert("ksgxd_wakeups", mm.ksgxd_wakeups);
     m.insert("direct_reclaims", mm.direct_reclaims);
     m.insert("batches", mm.batches);
@@ -112,6 +118,20 @@ pub fn system_map(enc: &EnclaveCounters, mm: &MmDelta, ledger: &LedgerSnapshot) 
     m.insert("skipped", mm.skipped);
     m.insert("declined", mm.declined);
     m.insert("write_failures", mm.write_failures);
+}
+
+/// A guest's counters: its enclaves' events summed, and its own
+/// manager's (`mm`), with the keys of [`system_map`]. The hardware ledger
+/// is the machine's, shared by host and guests, so the keys it gives the
+/// host come here from the guest's own enclave layer: `ipis` and
+/// `ipi_rounds` are the IPI rounds its enclaves sent, `aex` its faults (each
+/// leaves the enclave once); `eenter`, `eexit`, `eresume` and
+/// `failed_leaves` are the machine's and only in the host's map.
+pub fn guest_map(enc: &EnclaveCounters, mm: &MmDelta) -> CounterMap {
+    let mut m = enclave_map(enc);
+    m.insert("ipi_rounds", enc.ipis);
+    m.insert("aex", enc.faults);
+    insert_mm(&mut m, mm);
     m
 }
 
@@ -143,6 +163,22 @@ pub struct MmDelta {
 }
 
 impl MmDelta {
+    /// Adds `o`'s counts (the counters of a guest's boots, one after the
+    /// other).
+    pub fn add(&mut self, o: &MmDelta) {
+        self.ksgxd_wakeups += o.ksgxd_wakeups;
+        self.direct_reclaims += o.direct_reclaims;
+        self.batches += o.batches;
+        self.second_chances += o.second_chances;
+        self.evicted += o.evicted;
+        self.alloc_failures += o.alloc_failures;
+        self.allocations += o.allocations;
+        self.pages_scanned += o.pages_scanned;
+        self.skipped += o.skipped;
+        self.declined += o.declined;
+        self.write_failures += o.write_failures;
+    }
+
     /// `now - before`.
     pub fn between(before: &epc_mm::Counters, now: &epc_mm::Counters) -> MmDelta {
         let fail = |c: &epc_mm::Counters| {

@@ -15,9 +15,11 @@ use std::sync::Arc;
 #[command(after_help = "Examples:\n  \
 epc run                                   # built-in scenario, about 12 s\n  \
 epc run --scenario examples/zipf-vs-scan.toml --out my-report\n  \
+epc run --scenario examples/vms.toml      # VMs with their own vEPC, host and guest paging\n  \
 epc run --duration 2 --json > result.json # short run, JSON on stdout\n\n\
 The report folder holds report.json, timeseries.csv and the plots\n\
-free_pages, rates, resident and cgroups, each as .svg and .png.")]
+free_pages, rates, resident and cgroups (and vms when the scenario has\n\
+VMs), each as .svg and .png.")]
 pub(crate) struct Args {
     /// A scenario file (TOML, see docs/SCENARIOS.md); the built-in
     /// scenario when absent.
@@ -90,8 +92,9 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
     } else {
         print!("{}", report::run_summary(&r).render());
         println!(
-            "\nreport: {}/ (report.json, timeseries.csv, free_pages, rates, resident, cgroups .svg/.png)",
-            out.display()
+            "\nreport: {}/ (report.json, timeseries.csv, free_pages, rates, resident, cgroups{} .svg/.png)",
+            out.display(),
+            if r.vms.is_empty() { "" } else { ", vms" }
         );
     }
     Ok(if r.integrity.ok {

@@ -1,6 +1,6 @@
 //! The report folder of a run: `report.json`, `timeseries.csv`, and the
-//! plots (`free_pages`, `rates`, `resident`, `cgroups`, each as SVG and
-//! PNG).
+//! plots (`free_pages`, `rates`, `resident`, `cgroups`, and `vms` when the
+//! scenario has VMs, each as SVG and PNG).
 
 use super::RunReport;
 use crate::plot::{Chart, HLine, Series};
@@ -55,6 +55,9 @@ pub fn timeseries_csv(r: &RunReport) -> String {
     for p in &r.cgroup_paths {
         let _ = write!(s, ",current_{}", clean(p));
     }
+    for v in &r.vm_names {
+        let _ = write!(s, ",host_pages_{}", clean(v));
+    }
     s.push('\n');
     for x in &r.samples {
         let _ = write!(
@@ -76,6 +79,9 @@ pub fn timeseries_csv(r: &RunReport) -> String {
         }
         for g in &x.cgroups {
             let _ = write!(s, ",{}", g.current);
+        }
+        for v in &x.vm_host_pages {
+            let _ = write!(s, ",{v}");
         }
         s.push('\n');
     }
@@ -161,12 +167,63 @@ fn charts(r: &RunReport) -> Vec<(&'static str, Chart)> {
         limits: Vec::new(),
         hlines: Vec::new(),
     };
-    vec![
+    let mut all = vec![
         ("free_pages", free),
         ("rates", rates),
         ("resident", resident),
         ("cgroups", cgroups(r)),
-    ]
+    ];
+    if !r.vm_names.is_empty() {
+        all.push(("vms", vms(r)));
+    }
+    all
+}
+
+/// The host EPC divided over time, one line each: the host's own pages
+/// (its enclaves', with their SECS and VA pages), each VM's host pages,
+/// and the free pages; with the EPC's size.
+fn vms(r: &RunReport) -> Chart {
+    let vm_pages = |x: &super::Sample| x.vm_host_pages.iter().sum::<u64>();
+    let mut series = vec![Series {
+        name: "host enclaves".into(),
+        points: r
+            .samples
+            .iter()
+            .map(|x| {
+                let used = r.epc_pages.saturating_sub(x.free_pages + vm_pages(x));
+                (x.t, used as f64)
+            })
+            .collect(),
+    }];
+    for (i, name) in r.vm_names.iter().enumerate() {
+        series.push(Series {
+            name: format!("VM {name}"),
+            points: r
+                .samples
+                .iter()
+                .map(|x| (x.t, x.vm_host_pages.get(i).copied().unwrap_or(0) as f64))
+                .collect(),
+        });
+    }
+    series.push(Series {
+        name: "free".into(),
+        points: r
+            .samples
+            .iter()
+            .map(|x| (x.t, x.free_pages as f64))
+            .collect(),
+    });
+    Chart {
+        title: "Host EPC: host enclaves, each VM, free pages".into(),
+        x_label: "time (s)".into(),
+        y_label: "host EPC pages".into(),
+        series,
+        limits: Vec::new(),
+        hlines: vec![HLine {
+            name: format!("EPC ({} pages)", r.epc_pages),
+            y: r.epc_pages as f64,
+        }],
+    }
 }
 
 /// Each group's usage (solid) against its limit over time (dashed, same

@@ -31,11 +31,14 @@ pub struct Sample {
     pub fault_rate: f64,
     /// Evictions per second over the interval.
     pub eviction_rate: f64,
-    /// Resident pages of each enclave, in scenario order.
+    /// Resident pages of each enclave, in the order of
+    /// [`RunReport::enclave_names`] (the host's, then each VM's).
     pub resident: Vec<u64>,
     /// Each EPC cgroup's usage and limit, in the order of
     /// [`RunReport::cgroup_paths`].
     pub cgroups: Vec<CgroupSample>,
+    /// Host EPC pages each VM holds, in scenario order.
+    pub vm_host_pages: Vec<u64>,
 }
 
 /// One EPC cgroup at one moment.
@@ -100,6 +103,23 @@ pub struct Integrity {
     /// (a killed or failed enclave is reported, not corruption, so it does
     /// not count here).
     pub ok: bool,
+}
+
+impl Integrity {
+    /// Adds the counts of `o` (a VM's) to these; the first manager error
+    /// is kept. `ok` is left to be computed again.
+    pub fn absorb(&mut self, o: &Integrity) {
+        self.pages_checked += o.pages_checked;
+        self.corrupt += o.corrupt;
+        self.corrupt_reads += o.corrupt_reads;
+        self.enclaves_killed += o.enclaves_killed;
+        self.killed_by_memory_failure += o.killed_by_memory_failure;
+        self.lost_with_the_epc += o.lost_with_the_epc;
+        self.pages_leaked += o.pages_leaked;
+        if self.manager_error.is_none() {
+            self.manager_error.clone_from(&o.manager_error);
+        }
+    }
 }
 
 /// Swap throughput over the run.
@@ -199,8 +219,9 @@ pub struct EnclaveReport {
     /// Why, if it was.
     pub kill_reason: Option<String>,
     /// How many times it was rebuilt after a `suspend` lost the EPC
-    /// (`restart = true`); its counters and final check are those of the
-    /// latest build.
+    /// (`restart = true`) or, for a guest enclave, after its VM's
+    /// `reboot_vm`; its counters and final check are those of the latest
+    /// build.
     pub restarts: u32,
     /// The error that stopped one of its threads, if any (other than
     /// `failed`, a kill, or its destruction by `stop_enclave`).
@@ -211,6 +232,53 @@ pub struct EnclaveReport {
     pub backing_bytes: u64,
     /// Its own counters.
     pub counters: CounterMap,
+}
+
+/// One virtual machine of a run (the `vms` array of `report.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct VmReport {
+    /// Its name.
+    pub name: String,
+    /// Its vEPC size in pages.
+    pub epc_pages: u64,
+    /// Whether its vEPC was backed in full at start.
+    pub prealloc: bool,
+    /// The host cgroup its host pages are charged to.
+    pub cgroup: String,
+    /// Host EPC pages it held when the workers stopped (0 once stopped).
+    pub host_pages: u64,
+    /// The most host EPC pages it held at once.
+    pub peak_host_pages: u64,
+    /// `None` while healthy; why it failed otherwise (its start could not
+    /// get its preallocated pages, SIGBUS on a vEPC page the host could
+    /// not back, a poisoned host page, the host's EPC lost).
+    pub failed: Option<String>,
+    /// Seconds from the start of the run when it started (or tried to);
+    /// `None` if the run ended first.
+    pub started_at: Option<f64>,
+    /// Seconds from the start of the run when a `stop_vm` stopped it.
+    pub stopped_at: Option<f64>,
+    /// Guest reboots (`reboot_vm`).
+    pub reboots: u64,
+    /// Its guest enclaves' check, as the run's `integrity` (which counts
+    /// them too): pages read back, corruption, enclaves killed or lost,
+    /// and its guest manager's teardown (pages still allocated after its
+    /// enclaves were destroyed at the end, `validate()`).
+    pub integrity: Integrity,
+    /// Its guest.
+    pub guest: GuestReport,
+}
+
+/// A VM's guest: its own manager's counters and its enclaves.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuestReport {
+    /// Its manager's and enclaves' counters, with the keys of the host's
+    /// `counters` (see [`crate::metrics::guest_map`] for the few the
+    /// machine's ledger gives the host); every boot summed, the builds
+    /// included.
+    pub counters: CounterMap,
+    /// Its enclaves, as the host's.
+    pub enclaves: Vec<EnclaveReport>,
 }
 
 /// One event of the scenario's timeline and when it happened.
@@ -224,6 +292,8 @@ pub struct EventReport {
     pub enclave: Option<String>,
     /// The group it is about, if any.
     pub cgroup: Option<String>,
+    /// The VM it is about, if any.
+    pub vm: Option<String>,
     /// What it does, in words (`enclave "x"`, `/a max 150`).
     pub detail: String,
     /// When the runner applied it, in seconds from the start; `None` if
@@ -291,15 +361,22 @@ pub struct RunReport {
     pub nodes: Vec<NodeReport>,
     /// The integrity check.
     pub integrity: Integrity,
-    /// Per enclave.
+    /// Per host enclave (a VM's are in its `guest`).
     pub enclaves: Vec<EnclaveReport>,
     /// Per EPC cgroup, by path (the root `/` always).
     pub cgroups: BTreeMap<String, CgroupReport>,
+    /// The virtual machines, in scenario order (empty without `[[vm]]`
+    /// tables).
+    pub vms: Vec<VmReport>,
     /// The timeline, in time order (empty without `[[event]]` tables).
     pub events: Vec<EventReport>,
-    /// Enclave names, for the time series columns.
+    /// Enclave names, for the time series columns: the host's, then each
+    /// VM's as `VM/NAME`.
     #[serde(skip)]
     pub enclave_names: Vec<String>,
+    /// VM names, for the time series columns.
+    #[serde(skip)]
+    pub vm_names: Vec<String>,
     /// Group paths, root first, for the time series columns.
     #[serde(skip)]
     pub cgroup_paths: Vec<String>,

@@ -158,45 +158,13 @@ pub fn run_summary(r: &RunReport) -> Table {
     );
     t.row("", "enclaves".to_string());
     for e in &r.enclaves {
-        let g = |k: &str| e.counters.get(k).copied().unwrap_or(0);
-        let mut life = String::new();
-        match e.started_at {
-            Some(t) if t > 0.0 => life += &format!(", started at {t:.2} s"),
-            Some(_) => {}
-            None => life += ", never started",
+        t.row(e.name.clone(), enclave_row(e));
+    }
+    if !r.vms.is_empty() {
+        t.row("", "virtual machines (vEPC over host EPC)".to_string());
+        for v in &r.vms {
+            vm_rows(&mut t, v);
         }
-        if let Some(t) = e.stopped_at {
-            life += &format!(", stopped at {t:.2} s");
-        }
-        if e.restarts > 0 {
-            life += &format!(", rebuilt {} time(s) after the EPC was lost", e.restarts);
-        }
-        t.row(
-            e.name.clone(),
-            format!(
-                "{} pages, {} threads, {} accesses, {} faults, {} resident at end{life}{}{}",
-                e.pages,
-                e.threads,
-                e.accesses,
-                g("faults"),
-                e.resident_pages_at_end,
-                match &e.failed {
-                    Some(why) => format!(", FAILED: {why}"),
-                    None => String::new(),
-                },
-                match (&e.kill_reason, &e.error) {
-                    (Some(k), _) if e.kill_kind.as_deref() == Some("epc_lost") => {
-                        format!(", LOST: {k}")
-                    }
-                    (Some(k), _) if e.kill_kind.as_deref() == Some("memory_failure") => {
-                        format!(", KILLED by memory failure: {k}")
-                    }
-                    (Some(k), _) => format!(", KILLED: {k}"),
-                    (None, Some(err)) => format!(", error: {err}"),
-                    _ => String::new(),
-                }
-            ),
-        );
     }
     t.row("", "EPC cgroups (pages)".to_string());
     t.row(
@@ -285,4 +253,108 @@ fn killed_apart(i: &super::Integrity) -> String {
         parts.push(format!("{other} killed otherwise"));
     }
     format!(" (enclaves not checked: {}; see above)", parts.join(", "))
+}
+
+/// One enclave's line.
+fn enclave_row(e: &super::EnclaveReport) -> String {
+    let g = |k: &str| e.counters.get(k).copied().unwrap_or(0);
+    let mut life = String::new();
+    match e.started_at {
+        Some(t) if t > 0.0 => life += &format!(", started at {t:.2} s"),
+        Some(_) => {}
+        None => life += ", never started",
+    }
+    if let Some(t) = e.stopped_at {
+        life += &format!(", stopped at {t:.2} s");
+    }
+    if e.restarts > 0 {
+        life += &format!(", rebuilt {} time(s)", e.restarts);
+    }
+    format!(
+        "{} pages, {} threads, {} accesses, {} faults, {} resident at end{life}{}{}",
+        e.pages,
+        e.threads,
+        e.accesses,
+        g("faults"),
+        e.resident_pages_at_end,
+        match &e.failed {
+            Some(why) => format!(", FAILED: {why}"),
+            None => String::new(),
+        },
+        match (&e.kill_reason, &e.error) {
+            (Some(k), _) if e.kill_kind.as_deref() == Some("epc_lost") => {
+                format!(", LOST: {k}")
+            }
+            (Some(k), _) if e.kill_kind.as_deref() == Some("memory_failure") => {
+                format!(", KILLED by memory failure: {k}")
+            }
+            (Some(k), _) => format!(", KILLED: {k}"),
+            (None, Some(err)) => format!(", error: {err}"),
+            _ => String::new(),
+        }
+    )
+}
+
+/// One VM's block: its vEPC and the host pages behind it, whether it
+/// failed, its guest manager's paging, and its enclaves.
+fn vm_rows(t: &mut Table, v: &super::VmReport) {
+    let g = |k: &str| v.guest.counters.get(k).copied().unwrap_or(0);
+    let mut life = String::new();
+    match v.started_at {
+        Some(s) if s > 0.0 => life += &format!(", started at {s:.2} s"),
+        Some(_) => {}
+        None => life += ", never started",
+    }
+    if v.reboots > 0 {
+        life += &format!(", rebooted {} time(s)", v.reboots);
+    }
+    if let Some(s) = v.stopped_at {
+        life += &format!(", stopped at {s:.2} s");
+    }
+    t.row(
+        v.name.clone(),
+        format!(
+            "vEPC {} pages ({}), host pages {} held at end / {} peak{life}, {}",
+            v.epc_pages,
+            if v.prealloc {
+                "preallocated"
+            } else {
+                "on demand"
+            },
+            v.host_pages,
+            v.peak_host_pages,
+            match &v.failed {
+                Some(why) => format!("FAILED: {why}"),
+                None => "healthy".to_string(),
+            }
+        ),
+    );
+    t.row(
+        format!("{} guest", v.name),
+        format!(
+            "{} evictions, {} reloads (ELDU), {} faults, {} ksgxd wake-ups, {} direct reclaims",
+            g("evicted"),
+            g("eldu"),
+            g("faults"),
+            g("ksgxd_wakeups"),
+            g("direct_reclaims")
+        ),
+    );
+    if !v.guest.enclaves.is_empty() {
+        let i = &v.integrity;
+        t.row(
+            format!("{} integrity", v.name),
+            format!(
+                "{}: {} pages checked, {} corrupt, {} bad reads{}",
+                if i.ok { "OK" } else { "FAILED" },
+                i.pages_checked,
+                i.corrupt,
+                i.corrupt_reads,
+                killed_apart(i)
+            ),
+        );
+    }
+    for e in &v.guest.enclaves {
+        t.row(format!("{}/{}", v.name, e.name), enclave_row(e));
+    }
 }

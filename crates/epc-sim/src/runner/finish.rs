@@ -11,13 +11,15 @@ use epc_enclave::{EnclaveCounters, EnclaveError, KillReason};
 use epc_mm::EpcManager;
 use std::sync::Arc;
 
-/// Checks every page of each enclave still alive and reports on each.
+/// Checks every page of each enclave of `slots` still alive, adds what it
+/// found to `integrity` (whose `ok` [`conclude`] sets at the end), and
+/// reports on each.
 pub(crate) fn check_and_report(
     slots: &[Arc<Slot>],
     results: &[WorkerResult],
     samples: &[Sample],
-) -> (Vec<EnclaveReport>, Integrity) {
-    let mut integrity = Integrity::default();
+    integrity: &mut Integrity,
+) -> Vec<EnclaveReport> {
     let mut reports = Vec::new();
     for slot in slots {
         let i = slot.index;
@@ -52,9 +54,10 @@ pub(crate) fn check_and_report(
             .filter(|r| r.generation == restarts)
             .collect();
         let counters = enclave.map_or_else(EnclaveCounters::default, |e| e.counters());
+        // A `stop_enclave` destroys it; a `stop_vm` loses a guest's EPC.
         let kill = enclave
             .and_then(|e| e.killed())
-            .filter(|k| !(stopped && *k == KillReason::Destroyed));
+            .filter(|k| !(stopped && matches!(k, KillReason::Destroyed | KillReason::EpcLost)));
         if let Some(e) = enclave.filter(|e| e.killed().is_none()) {
             match worker::verify(i, e, slot.spec.pages, &current) {
                 Ok((checked, corrupt)) => {
@@ -97,11 +100,19 @@ pub(crate) fn check_and_report(
             .filter(|r| r.kill_kind.as_deref() == Some(kind))
             .count() as u64
     };
-    integrity.enclaves_killed = reports.iter().filter(|r| r.killed).count() as u64;
-    integrity.killed_by_memory_failure = killed("memory_failure");
-    integrity.lost_with_the_epc = killed("epc_lost");
-    integrity.ok = integrity.corrupt == 0 && integrity.corrupt_reads == 0;
-    (reports, integrity)
+    integrity.enclaves_killed += reports.iter().filter(|r| r.killed).count() as u64;
+    integrity.killed_by_memory_failure += killed("memory_failure");
+    integrity.lost_with_the_epc += killed("epc_lost");
+    reports
+}
+
+/// Sets `ok`: no page read back wrong, nothing leaked, every manager
+/// consistent.
+pub(crate) fn conclude(integrity: &mut Integrity) {
+    integrity.ok = integrity.corrupt == 0
+        && integrity.corrupt_reads == 0
+        && integrity.pages_leaked == 0
+        && integrity.manager_error.is_none();
 }
 
 /// After every enclave is destroyed and the manager shut down: every page
@@ -110,10 +121,29 @@ pub(crate) fn check_and_report(
 /// check (`validate()`, which recomputes each group's usage from page
 /// ownership) must hold. Records both in `integrity`.
 pub(crate) fn check_teardown(mm: &EpcManager, integrity: &mut Integrity) {
+    integrity.pages_leaked += leaked(mm);
+    if let Some(e) = mm.validate().err() {
+        integrity.manager_error.get_or_insert(e.to_string());
+    }
+}
+
+/// The same check for the manager of VM `vm`'s guest after its enclaves
+/// were destroyed and the VM stopped: its pages count in `pages_leaked`,
+/// and a `validate()` failure is reported with the VM's name.
+pub(crate) fn check_guest_teardown(vm: &str, mm: &EpcManager, integrity: &mut Integrity) {
+    integrity.pages_leaked += leaked(mm);
+    if let Some(e) = mm.validate().err() {
+        integrity
+            .manager_error
+            .get_or_insert(format!("VM {vm:?}'s guest manager: {e}"));
+    }
+}
+
+/// Pages of `mm` still allocated, besides those retired after a memory
+/// failure.
+fn leaked(mm: &EpcManager) -> u64 {
     let retired: u64 = mm.counters().nodes.iter().map(|n| n.retired_pages).sum();
-    integrity.pages_leaked = ((mm.total_pages() - mm.free_pages()) as u64).saturating_sub(retired);
-    integrity.manager_error = mm.validate().err().map(|e| e.to_string());
-    integrity.ok &= integrity.pages_leaked == 0 && integrity.manager_error.is_none();
+    ((mm.total_pages() - mm.free_pages()) as u64).saturating_sub(retired)
 }
 
 /// The timeline as it happened: each event of `s` and when it was applied.
@@ -130,8 +160,9 @@ pub(crate) fn event_reports(
             at: e.at,
             kind: e.kind.name().to_owned(),
             enclave: e.kind.enclave().map(|i| s.enclaves[i].name.clone()),
+            vm: e.kind.vm().map(|i| s.vms[i].name.clone()),
             cgroup: e.kind.cgroup().map(str::to_owned),
-            detail: e.kind.describe(&s.enclaves),
+            detail: e.kind.describe(s),
             applied_at,
             outcome: outcome.clone(),
         })

@@ -33,7 +33,7 @@ impl Groups {
                 max: c.max.map(to_pages),
                 low: to_pages(c.low),
             };
-            let policy = c.policy.unwrap_or(s.policy);
+            let policy = c.policy.unwrap_or(s.manager.policy);
             let id = mm
                 .create_group(&c.path, limits, policy)
                 .map_err(|e| SimError::input(format!("cgroup {}: {e}", c.path)))?;

@@ -15,10 +15,13 @@ mod sample;
 mod slot;
 mod system;
 mod timeline;
+mod vm;
 mod worker;
 
 use crate::metrics::{self, MmDelta, Percentiles};
-use crate::report::{LatencyNs, NodeReport, PagesAtEnd, RunReport, Swap};
+use crate::report::{
+    GuestReport, Integrity, LatencyNs, NodeReport, PagesAtEnd, RunReport, Swap, VmReport,
+};
 use crate::scenario::Scenario;
 use crate::SimError;
 use slot::{RunContext, Slot};
@@ -79,20 +82,40 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         deadline: None,
         groups: groups.clone(),
     };
-    let slots: Vec<Arc<Slot>> = s
+    // Every enclave's slot: the host's (numbered as in the scenario, as
+    // events name them), then each VM's.
+    let mut slots: Vec<Arc<Slot>> = s
         .enclaves
         .iter()
         .enumerate()
-        .map(|(i, spec)| Arc::new(Slot::new(i, spec.clone())))
+        .map(|(i, spec)| Arc::new(Slot::new(i, spec.clone(), slot::Home::Host)))
         .collect();
+    let mut vms: Vec<Arc<vm::VmSlot>> = Vec::new();
+    for (i, spec) in s.vms.iter().enumerate() {
+        let v = vm::VmSlot::new(i, spec, slots.len(), &groups)?;
+        slots.extend(v.guests.iter().cloned());
+        vms.push(Arc::new(v));
+    }
+    let host = (!vms.is_empty()).then(|| epc_vm::Host::new(machine.clone(), mm.clone()));
 
-    // Build the enclaves there from the start; the others are built when
-    // their `start_enclave` event comes.
+    // Start the VMs there from the start (QEMU preallocates before the
+    // host's enclaves come), then build the enclaves there from the start,
+    // the host's and those of the VMs that started; the others are built
+    // when their `start_enclave` or `start_vm` event comes.
     let build_start = Instant::now();
-    let at_start: Vec<usize> = (0..slots.len())
+    let mut at_start: Vec<usize> = (0..s.enclaves.len())
         .filter(|&i| s.start_at(i).is_none())
         .collect();
-    let total_pages: u64 = at_start.iter().map(|&i| s.enclaves[i].pages).sum();
+    for (i, v) in vms.iter().enumerate() {
+        if s.vm_start_at(i).is_none() {
+            if let Some(h) = &host {
+                // A VM that cannot start is reported as failed.
+                v.start(h, 0.0)?;
+            }
+            at_start.extend(v.started_guests(0.0).iter().map(|g| g.index));
+        }
+    }
+    let total_pages: u64 = at_start.iter().map(|&i| slots[i].spec.pages).sum();
     let mut built = 0;
     for &i in &at_start {
         tell(Progress {
@@ -103,13 +126,13 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             faults: 0,
             free_pages: mm.free_pages() as u64,
         });
-        slots[i].build(&ctx)?;
+        slots[i].build(&slots[i].driver_ctx(&ctx))?;
         if opts.stop.load(Ordering::Relaxed) {
             return Err(SimError::Interrupted(
                 "interrupted while building the enclaves".into(),
             ));
         }
-        built += s.enclaves[i].pages;
+        built += slots[i].spec.pages;
     }
     let build_seconds = build_start.elapsed().as_secs_f64();
     for e in slots.iter().filter_map(|s| s.enclave()) {
@@ -129,19 +152,24 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         ctx: ctx.clone(),
         slots: slots.clone(),
         drivers: Vec::new(),
+        results: Vec::new(),
+        host: host.clone(),
+        vms: vms.clone(),
     };
     for &i in &at_start {
-        slots[i].mark_started(0.0);
+        if matches!(slots[i].home, slot::Home::Host) {
+            slots[i].mark_started(0.0);
+        }
         world
             .drivers
-            .push(slot::spawn_driver(slots[i].clone(), ctx.clone(), false)?);
+            .push((i, slot::spawn_driver(slots[i].clone(), ctx.clone(), false)?));
     }
     let mut timeline = Timeline::new(&s.events);
     let expected = expected_seconds(s);
     let expected_accesses = expected_accesses(s);
     let sample_every = Duration::from_millis(s.sample_ms);
     let mut sampler = sample::Sampler::new(start, mm0.evicted);
-    sampler.take(&mm, &slots, &groups);
+    sampler.take(&mm, &slots, &groups, &vms);
     let mut next = sample_every;
     loop {
         let now = start.elapsed();
@@ -149,7 +177,13 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         if !stopped {
             timeline.apply_due(now.as_secs_f64(), &mut world)?;
         }
-        let running = world.drivers.iter().any(|h| !h.is_finished());
+        for v in &vms {
+            if stopped {
+                v.home.halt.store(true, Ordering::Relaxed);
+            }
+            v.watch();
+        }
+        let running = world.drivers.iter().any(|(_, h)| !h.is_finished());
         if !running && (stopped || !timeline.start_pending(s.duration_seconds)) {
             break;
         }
@@ -161,7 +195,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             continue;
         }
         next += sample_every;
-        let (faults, free) = sampler.take(&mm, &slots, &groups);
+        let (faults, free) = sampler.take(&mm, &slots, &groups, &vms);
         let done = ctx.accesses.load(Ordering::Relaxed);
         let by_time = expected.map_or(0.0, |e| now.as_secs_f64() / e);
         let by_count = expected_accesses.map_or(0.0, |n| done as f64 / n as f64);
@@ -174,19 +208,20 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             free_pages: free,
         });
     }
-    let mut results = Vec::new();
-    for h in world.drivers {
+    let mut results = std::mem::take(&mut world.results);
+    for (_, h) in world.drivers {
         results.extend(
             h.join()
                 .map_err(|_| SimError::system("an enclave driver thread panicked"))??,
         );
     }
-    sampler.take(&mm, &slots, &groups);
+    sampler.take(&mm, &slots, &groups, &vms);
     let samples = sampler.samples;
     let wall_seconds = start.elapsed().as_secs_f64();
     let mm1 = mm.counters();
     let ledger = machine.ledger().snapshot().since(&ledger0);
-    let enc_total = sample::sum_counters(&slots);
+    let host_slots = &slots[..s.enclaves.len()];
+    let enc_total = sample::sum_counters(host_slots);
     let mmd = MmDelta::between(&mm0, &mm1);
     let counters = metrics::system_map(&enc_total, &mmd, &ledger);
 
@@ -194,7 +229,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     for r in &results {
         let _ = latency.add(&r.latency);
     }
-    let backing_bytes: u64 = slots
+    let backing_bytes: u64 = host_slots
         .iter()
         .filter_map(|s| s.enclave())
         .map(|e| e.usage().backing_bytes)
@@ -210,13 +245,45 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         faults: enc_total.faults,
         free_pages: mm.free_pages() as u64,
     });
-    let cgroups = groups.report(&mm, &slots);
-    let (reports, mut integrity) = finish::check_and_report(&slots, &results, &samples);
-    for e in slots.iter().filter_map(|s| s.enclave()) {
+    let cgroups = groups.report(&mm, host_slots);
+    let vm_ends: Vec<vm::VmAtEnd> = vms.iter().map(|v| v.at_end()).collect();
+    let mut integrity = Integrity::default();
+    let reports = finish::check_and_report(host_slots, &results, &samples, &mut integrity);
+    let mut guests = Vec::new();
+    for v in &vms {
+        let mut own = Integrity::default();
+        let enclaves = finish::check_and_report(&v.guests, &results, &samples, &mut own);
+        guests.push((own, enclaves));
+    }
+    for e in host_slots.iter().filter_map(|s| s.enclave()) {
         e.destroy();
+    }
+    let mut vm_reports = Vec::new();
+    for ((v, end), (mut own, enclaves)) in vms.iter().zip(vm_ends).zip(guests) {
+        v.shut_down(&mut own);
+        finish::conclude(&mut own);
+        integrity.absorb(&own);
+        vm_reports.push(VmReport {
+            name: v.spec.name.clone(),
+            epc_pages: u64::from(v.spec.epc_pages),
+            prealloc: v.spec.prealloc,
+            cgroup: v.spec.cgroup.clone(),
+            host_pages: end.host_pages,
+            peak_host_pages: end.peak_host_pages,
+            failed: end.failed,
+            started_at: end.started_at,
+            stopped_at: end.stopped_at,
+            reboots: end.reboots,
+            integrity: own,
+            guest: GuestReport {
+                counters: metrics::guest_map(&sample::sum_counters(&v.guests), &end.mm),
+                enclaves,
+            },
+        });
     }
     mm.shutdown();
     finish::check_teardown(&mm, &mut integrity);
+    finish::conclude(&mut integrity);
 
     let eldu = counters.get("eldu").copied().unwrap_or(0);
     let ewb = counters.get("ewb").copied().unwrap_or(0);
@@ -226,13 +293,13 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         scenario: s.name.clone(),
         interrupted,
         epc_pages: s.epc_pages(),
-        low_watermark: s.low_watermark as u64,
-        high_watermark: s.high_watermark as u64,
+        low_watermark: s.manager.low_watermark as u64,
+        high_watermark: s.manager.high_watermark as u64,
         watermarks: mm1.watermarks.name().to_owned(),
         effective_low_watermark: mm1.low_watermark,
         effective_high_watermark: mm1.high_watermark,
-        policy: s.policy.name().to_owned(),
-        deterministic: s.deterministic,
+        policy: s.manager.policy.name().to_owned(),
+        deterministic: s.manager.deterministic,
         tlb_entries: s.tlb_entries as u64,
         build_seconds,
         wall_seconds,
@@ -260,8 +327,22 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         integrity,
         enclaves: reports,
         cgroups,
+        vms: vm_reports,
         events: finish::event_reports(s, timeline.applied(), timeline.outcomes()),
-        enclave_names: s.enclaves.iter().map(|e| e.name.clone()).collect(),
+        enclave_names: slots
+            .iter()
+            .map(|x| match &x.home {
+                slot::Home::Host => x.spec.name.clone(),
+                slot::Home::Guest(_) => format!(
+                    "{}/{}",
+                    vms.iter()
+                        .find(|v| v.guests.iter().any(|g| g.index == x.index))
+                        .map_or("?", |v| v.spec.name.as_str()),
+                    x.spec.name
+                ),
+            })
+            .collect(),
+        vm_names: s.vms.iter().map(|v| v.name.clone()).collect(),
         cgroup_paths: groups.paths().to_vec(),
         samples,
     })

@@ -1,9 +1,11 @@
 //! The time series of a run: one [`Sample`] per interval, from the
-//! manager's counters, its groups, and the enclaves built so far (an
-//! enclave not yet started, or failed, has no resident page).
+//! manager's counters, its groups, the enclaves built so far (an
+//! enclave not yet started, or failed, has no resident page), and the
+//! host pages each VM holds.
 
 use super::groups::Groups;
 use super::slot::Slot;
+use super::vm::VmSlot;
 use crate::metrics;
 use crate::report::Sample;
 use epc_enclave::EnclaveCounters;
@@ -40,6 +42,7 @@ impl Sampler {
         mm: &EpcManager,
         slots: &[Arc<Slot>],
         groups: &Groups,
+        vms: &[Arc<VmSlot>],
     ) -> (u64, u64) {
         let t = self.start.elapsed().as_secs_f64();
         let c = mm.counters();
@@ -66,6 +69,7 @@ impl Sampler {
             eviction_rate: evictions as f64 / dt,
             resident,
             cgroups: groups.sample(mm),
+            vm_host_pages: vms.iter().map(|v| v.host_pages()).collect(),
         });
         self.last = (enc.faults, evicted, enc.eldu, t);
         (enc.faults, c.free_pages)

@@ -3,14 +3,18 @@
 //! destroys it while they run, and a `suspend` that loses it (and rebuilds
 //! it if it restarts). A driver thread per build runs the enclave's
 //! workers and gathers their results (building it first when it starts
-//! late or again).
+//! late or again). A guest enclave is the same with its VM as its home:
+//! built on the VM's platform and guest manager, started with the VM,
+//! rebuilt after a `reboot_vm`, and ended by a `stop_vm`
+//! (`runner/vm.rs`).
 
 use super::groups::Groups;
 use super::system::{self, BuildError};
+use super::vm::GuestHome;
 use super::worker::{self, WorkerJob, WorkerResult};
 use crate::scenario::EnclaveSpec;
 use crate::SimError;
-use epc_enclave::{Enclave, KillReason};
+use epc_enclave::{Enclave, KillReason, Platform};
 use epc_hw::Machine;
 use epc_mm::EpcManager;
 use parking_lot::Mutex;
@@ -24,6 +28,8 @@ use std::time::Instant;
 pub(crate) struct Slot {
     pub(crate) index: usize,
     pub(crate) spec: EnclaveSpec,
+    /// Where it runs: the host, or a VM.
+    pub(crate) home: Home,
     /// Its enclave and whether a `stop_enclave` came, under one lock: the
     /// builder sets the enclave and reads the stop, the stopper sets the
     /// stop and reads the enclave, so one of the two destroys it. The
@@ -38,6 +44,15 @@ pub(crate) struct Slot {
     stopped_at: Mutex<Option<f64>>,
     /// Why it could not be built (no memory), if it could not.
     build_failure: Mutex<Option<String>>,
+}
+
+/// Where an enclave runs.
+#[derive(Clone, Debug)]
+pub(crate) enum Home {
+    /// On the host's machine and manager.
+    Host,
+    /// In a VM, on its platform and guest manager.
+    Guest(Arc<GuestHome>),
 }
 
 /// What the slot's lock guards.
@@ -70,10 +85,11 @@ pub(crate) struct RunContext {
 }
 
 impl Slot {
-    pub(crate) fn new(index: usize, spec: EnclaveSpec) -> Slot {
+    pub(crate) fn new(index: usize, spec: EnclaveSpec, home: Home) -> Slot {
         Slot {
             index,
             spec,
+            home,
             life: Mutex::new(Life::default()),
             started_at: Mutex::new(None),
             stopped_at: Mutex::new(None),
@@ -110,24 +126,38 @@ impl Slot {
     /// leaves the enclave lost.
     pub(crate) fn build(&self, ctx: &RunContext) -> Result<(), SimError> {
         let give_up = || ctx.stop.load(Ordering::Relaxed) || self.life.lock().stop_requested;
-        let group = ctx.groups.id(&self.spec.cgroup);
         loop {
-            let cycles = ctx.machine.power_cycles();
-            let built = system::build_enclave(
-                &ctx.machine,
-                &ctx.mm,
-                self.index,
-                &self.spec,
-                group,
-                &give_up,
-            );
+            let (platform, mm, group) = match &self.home {
+                Home::Host => (
+                    Platform::host(ctx.machine.clone()),
+                    ctx.mm.clone(),
+                    ctx.groups.id(&self.spec.cgroup),
+                ),
+                // A guest enclave is in its guest's root group.
+                Home::Guest(vm) => match vm.target() {
+                    Ok((p, mm)) => (p, mm, epc_mm::GroupId::ROOT),
+                    Err(why) => {
+                        *self.build_failure.lock() = Some(why);
+                        return Ok(());
+                    }
+                },
+            };
+            let epoch = platform.epoch();
+            let built =
+                system::build_enclave(&platform, &mm, self.index, &self.spec, group, &give_up);
             let mut life = self.life.lock();
-            let lost = ctx.machine.power_cycles() != cycles;
+            let lost = platform.epoch() != epoch;
+            // A guest whose VM failed (or stopped) under the build: the
+            // enclave is lost with it, whatever leaf noticed.
+            let vm_gone = match &self.home {
+                Home::Host => None,
+                Home::Guest(vm) => vm.target().err(),
+            };
             match built {
                 Ok(e) if lost => {
                     drop(life);
                     e.notice_epc_loss();
-                    if self.spec.restart && !give_up() {
+                    if self.spec.restart && vm_gone.is_none() && !give_up() {
                         continue;
                     }
                     self.life.lock().enclave = Some(e);
@@ -146,8 +176,12 @@ impl Slot {
                     *self.build_failure.lock() = Some(why);
                 }
                 Err(BuildError::GaveUp) => {}
-                Err(BuildError::System(_)) if lost => {
+                Err(BuildError::System(_)) if lost || vm_gone.is_some() => {
                     drop(life);
+                    if let Some(why) = vm_gone {
+                        *self.build_failure.lock() = Some(why);
+                        return Ok(());
+                    }
                     if self.spec.restart && !give_up() {
                         continue;
                     }
@@ -180,6 +214,40 @@ impl Slot {
         }
     }
 
+    /// Ends it with its VM (`stop_vm`), `at` seconds into the run: it
+    /// counts as stopped, not killed; its threads were stopped first, and
+    /// the host takes its pages back with the VM's.
+    pub(crate) fn stop_with_vm(&self, at: f64) {
+        *self.stopped_at.lock() = Some(at);
+        self.life.lock().stop_requested = true;
+    }
+
+    /// Before it is built again on its rebooted VM: a rebuild is counted
+    /// (its workers' results of before are of an older generation), and
+    /// an earlier build failure forgotten. Returns whether it is to be
+    /// rebuilt: it had started and was not stopped.
+    pub(crate) fn on_reboot(&self) -> bool {
+        let mut life = self.life.lock();
+        if life.stop_requested || self.started_at().is_none() {
+            return false;
+        }
+        life.restarts += 1;
+        *self.build_failure.lock() = None;
+        true
+    }
+
+    /// The run context its driver uses: the run's, with its VM's stop
+    /// flag for a guest enclave (set at `stop_vm`, `reboot_vm` and Ctrl-C).
+    pub(crate) fn driver_ctx(&self, ctx: &RunContext) -> RunContext {
+        match &self.home {
+            Home::Host => ctx.clone(),
+            Home::Guest(vm) => RunContext {
+                stop: vm.halt.clone(),
+                ..ctx.clone()
+            },
+        }
+    }
+
     /// Whether a `stop_enclave` event destroyed it.
     pub(crate) fn was_stopped(&self) -> bool {
         self.life.lock().stop_requested
@@ -205,8 +273,9 @@ impl Slot {
     }
 }
 
-/// Starts the driver of `slot`: builds it first if `build`, then runs its
-/// workers until they end and returns their results.
+/// Starts the driver of `slot` (with its [`Slot::driver_ctx`]): builds it
+/// first if `build`, then runs its workers until they end and returns
+/// their results.
 pub(crate) fn spawn_driver(
     slot: Arc<Slot>,
     ctx: RunContext,
@@ -215,6 +284,7 @@ pub(crate) fn spawn_driver(
     std::thread::Builder::new()
         .name(slot.spec.name.clone())
         .spawn(move || {
+            let ctx = slot.driver_ctx(&ctx);
             if build {
                 slot.build(&ctx)?;
             }

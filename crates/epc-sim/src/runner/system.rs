@@ -2,9 +2,9 @@
 //! ksgxd unless deterministic) and the enclaves, each page filled with a
 //! tag the integrity check looks for later.
 
-use crate::scenario::{EnclaveSpec, Scenario};
+use crate::scenario::{EnclaveSpec, ManagerSpec, Scenario};
 use crate::SimError;
-use epc_enclave::{Enclave, EnclaveConfig, EnclaveError};
+use epc_enclave::{Enclave, EnclaveConfig, EnclaveError, Platform};
 use epc_hw::{LinearAddress, Machine, MachineConfig, NodeId, Perms, PAGE_SIZE};
 use epc_mm::{AllocError, EpcManager, GroupId, ManagerConfig, ReclaimPermit};
 use std::sync::Arc;
@@ -32,32 +32,45 @@ pub(crate) fn machine_and_manager(
             s.epc_pages()
         )));
     }
-    let threads: u32 = s.enclaves.iter().map(|e| e.threads).sum();
+    // A logical processor per thread, host or guest, and one per enclave
+    // for the final check.
+    let threads: u32 = s.all_enclaves().map(|e| e.threads).sum();
+    let enclaves = s.all_enclaves().count() as u32;
     let mc = MachineConfig {
         sections: s.sections.clone(),
         tlb_entries: s.tlb_entries,
-        max_lps: (threads + s.enclaves.len() as u32 + 4).max(epc_hw::config::DEFAULT_MAX_LPS),
+        max_lps: (threads + enclaves + 4).max(epc_hw::config::DEFAULT_MAX_LPS),
         costs: s.costs,
     };
     mc.validate()
         .map_err(|e| SimError::input(format!("epc.{e}")))?;
     let machine = Machine::new(mc).map_err(|e| SimError::input(format!("epc: {e}")))?;
-    let mut cfg = ManagerConfig::new(s.sections.clone());
-    cfg.low_watermark = s.low_watermark;
-    cfg.high_watermark = s.high_watermark;
-    cfg.watermarks = s.watermarks;
-    cfg.batch = s.batch;
-    cfg.policy = s.policy;
-    cfg.deterministic = s.deterministic;
-    if s.deterministic {
+    let cfg = manager_config(&s.manager, s.sections.clone())
+        .map_err(|e| SimError::input(format!("manager.{e}")))?;
+    let mm = EpcManager::new(cfg).map_err(|e| SimError::input(format!("manager.{e}")))?;
+    Ok((machine, Arc::new(mm)))
+}
+
+/// The configuration of a manager set as `m` over `sections` (the host's,
+/// or a guest's, whose one section the VM layer puts in place), checked.
+pub(crate) fn manager_config(
+    m: &ManagerSpec,
+    sections: Vec<epc_hw::SectionConfig>,
+) -> Result<ManagerConfig, epc_mm::ConfigError> {
+    let mut cfg = ManagerConfig::new(sections);
+    cfg.low_watermark = m.low_watermark;
+    cfg.high_watermark = m.high_watermark;
+    cfg.watermarks = m.watermarks;
+    cfg.batch = m.batch;
+    cfg.policy = m.policy;
+    cfg.deterministic = m.deterministic;
+    if m.deterministic {
         // Unused in deterministic mode; keep them valid for any size.
         cfg.low_watermark = 0;
         cfg.high_watermark = 1;
     }
-    cfg.validate()
-        .map_err(|e| SimError::input(format!("manager.{e}")))?;
-    let mm = EpcManager::new(cfg).map_err(|e| SimError::input(format!("manager.{e}")))?;
-    Ok((machine, Arc::new(mm)))
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// Whether `e` says the enclave could not have the memory it needs: nothing
@@ -82,11 +95,11 @@ pub(crate) enum BuildError {
     System(SimError),
 }
 
-/// Builds and initializes enclave number `index` of the scenario, its
-/// pages charged to `group`; `stop` is asked now and then whether to give
-/// up.
+/// Builds and initializes enclave number `index` of the run on `platform`
+/// (the host's, or a VM's with its guest manager as `mm`), its pages
+/// charged to `group`; `stop` is asked now and then whether to give up.
 pub(crate) fn build_enclave(
-    machine: &Arc<Machine>,
+    platform: &Platform,
     mm: &Arc<EpcManager>,
     index: usize,
     spec: &EnclaveSpec,
@@ -107,7 +120,7 @@ pub(crate) fn build_enclave(
             spec.name
         ))),
     };
-    let e = Enclave::create(machine.clone(), mm.clone(), cfg, &mut permit)
+    let e = Enclave::create_on(platform.clone(), mm.clone(), cfg, &mut permit)
         .map_err(|e| fail("ECREATE", e))?;
     let mut page = Box::new([0u8; 4096]);
     for i in 0..spec.initial_pages.unwrap_or(spec.pages) {

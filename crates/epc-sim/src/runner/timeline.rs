@@ -4,10 +4,12 @@
 //! `scenario/event.rs`).
 
 use super::slot::{self, RunContext, Slot};
+use super::vm::VmSlot;
 use super::worker::WorkerResult;
 use crate::scenario::{Event, EventKind};
 use crate::SimError;
 use epc_hw::NodeId;
+use epc_vm::Host;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -18,8 +20,34 @@ pub(crate) type Driver = JoinHandle<Result<Vec<WorkerResult>, SimError>>;
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) ctx: RunContext,
+    /// Every enclave slot: the host's, then each VM's.
     pub(crate) slots: Vec<Arc<Slot>>,
-    pub(crate) drivers: Vec<Driver>,
+    /// The drivers running, each with its slot's number.
+    pub(crate) drivers: Vec<(usize, Driver)>,
+    /// Results of drivers joined during the run (a VM's, before it
+    /// stopped or rebooted).
+    pub(crate) results: Vec<WorkerResult>,
+    /// The host side of the VMs, if the scenario has any.
+    pub(crate) host: Option<Arc<Host>>,
+    /// The VMs.
+    pub(crate) vms: Vec<Arc<VmSlot>>,
+}
+
+impl World {
+    /// Starts VM `i` `now` seconds into the run, then its enclaves (each
+    /// built by its driver).
+    pub(crate) fn start_vm(&mut self, i: usize, now: f64) -> Result<String, SimError> {
+        let Some(host) = self.host.clone() else {
+            return Err(SimError::system("a VM without a host"));
+        };
+        let vm = self.vms[i].clone();
+        let outcome = vm.start(&host, now)?;
+        for g in vm.started_guests(now) {
+            self.drivers
+                .push((g.index, slot::spawn_driver(g, self.ctx.clone(), true)?));
+        }
+        Ok(outcome)
+    }
 }
 
 /// The events of a run and when each was applied.
@@ -59,11 +87,14 @@ impl Timeline {
         Ok(())
     }
 
-    /// Whether an enclave is still to start before `deadline` (seconds), so
-    /// the run must go on even if no thread runs now.
+    /// Whether an enclave or a VM is still to start before `deadline`
+    /// (seconds), so the run must go on even if no thread runs now.
     pub(crate) fn start_pending(&self, deadline: Option<f64>) -> bool {
         self.events[self.next..].iter().any(|e| {
-            matches!(e.kind, EventKind::StartEnclave { .. }) && deadline.map_or(true, |d| e.at < d)
+            matches!(
+                e.kind,
+                EventKind::StartEnclave { .. } | EventKind::StartVm { .. }
+            ) && deadline.map_or(true, |d| e.at < d)
         })
     }
 
@@ -90,13 +121,23 @@ fn apply(
         EventKind::StartEnclave { enclave } => {
             let s = w.slots[*enclave].clone();
             s.mark_started(now);
-            w.drivers.push(slot::spawn_driver(s, w.ctx.clone(), true)?);
+            w.drivers
+                .push((s.index, slot::spawn_driver(s, w.ctx.clone(), true)?));
         }
         EventKind::StopEnclave { enclave } => w.slots[*enclave].stop(now),
         EventKind::SetMax { cgroup, max } => w.ctx.groups.set_max(&w.ctx.mm, cgroup, *max)?,
         EventKind::Poison { enclave: Some(i) } => return Ok(Some(poison_resident(w, *i, index))),
         EventKind::Poison { enclave: None } => return Ok(Some(poison_free(w))),
         EventKind::Suspend => return suspend(w).map(Some),
+        EventKind::PoisonVm { vm } => {
+            let Some(host) = w.host.clone() else {
+                return Err(SimError::system("a VM without a host"));
+            };
+            return Ok(Some(w.vms[*vm].poison(&host, index)));
+        }
+        EventKind::StartVm { vm } => return w.start_vm(*vm, now).map(Some),
+        EventKind::StopVm { vm } => return w.vms[*vm].clone().stop(w, now).map(Some),
+        EventKind::RebootVm { vm } => return w.vms[*vm].clone().reboot(w).map(Some),
     }
     Ok(None)
 }
@@ -145,17 +186,30 @@ fn suspend(w: &mut World) -> Result<String, SimError> {
         let (e, was_running, restart) = s.on_epc_loss();
         lost.extend(e);
         running += usize::from(was_running);
-        if restart {
+        // A guest enclave is not rebuilt: its VM failed with the host's
+        // EPC (below).
+        if restart && matches!(s.home, slot::Home::Host) {
             again.push(s.clone());
         }
     }
     epc_enclave::epc_lost(&lost);
     for s in &again {
         w.drivers
-            .push(slot::spawn_driver(s.clone(), w.ctx.clone(), true)?);
+            .push((s.index, slot::spawn_driver(s.clone(), w.ctx.clone(), true)?));
+    }
+    // Every running VM lost its vEPC's contents with the host's EPC: it
+    // fails, as the hypervisor cannot give the guest its EPC back.
+    let failed = w.vms.iter().filter(|v| v.running()).count();
+    for v in &w.vms {
+        v.watch();
     }
     Ok(format!(
-        "{running} running enclave(s) lost, {} rebuilt",
-        again.len()
+        "{running} running enclave(s) lost, {} rebuilt{}",
+        again.len(),
+        if failed > 0 {
+            format!("; {failed} running VM(s) failed")
+        } else {
+            String::new()
+        }
     ))
 }

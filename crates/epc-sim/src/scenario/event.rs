@@ -52,10 +52,40 @@ pub enum EventKind {
         /// The enclave whose resident page fails; `None`: a free page.
         enclave: Option<usize>,
     },
+    /// A memory failure in a host page a VM holds (picked by the event's
+    /// position among its vEPC pages backed then): the host's
+    /// `memory_failure_vm` poisons it and the VM fails (as with SIGBUS),
+    /// its guest enclaves lost with it.
+    PoisonVm {
+        /// The VM.
+        vm: usize,
+    },
     /// The EPC is lost (suspend and resume): every enclave of the run is
     /// killed with "EPC lost"; those with `restart = true` are rebuilt and
     /// run their workload again from its beginning.
     Suspend,
+    /// Starts the VM (index into the scenario's VMs): its vEPC, its guest
+    /// manager, then its enclaves; a VM with such an event does not start
+    /// with the run.
+    StartVm {
+        /// The VM.
+        vm: usize,
+    },
+    /// Stops the VM: its guest threads are stopped, then the host removes
+    /// every vEPC page (two EREMOVE passes, leftovers to the zombie list)
+    /// and takes its pages back.
+    StopVm {
+        /// The VM.
+        vm: usize,
+    },
+    /// Reboots the VM's guest: its threads are stopped, every vEPC page is
+    /// removed while the VM lives (the host's `REMOVE_ALL`), and the guest
+    /// starts again on a fresh manager with its enclaves built from
+    /// scratch.
+    RebootVm {
+        /// The VM.
+        vm: usize,
+    },
 }
 
 impl EventKind {
@@ -65,15 +95,17 @@ impl EventKind {
             EventKind::StartEnclave { .. } => "start_enclave",
             EventKind::StopEnclave { .. } => "stop_enclave",
             EventKind::SetMax { .. } => "set_max",
-            EventKind::Poison { .. } => "poison",
+            EventKind::Poison { .. } | EventKind::PoisonVm { .. } => "poison",
             EventKind::Suspend => "suspend",
+            EventKind::StartVm { .. } => "start_vm",
+            EventKind::StopVm { .. } => "stop_vm",
+            EventKind::RebootVm { .. } => "reboot_vm",
         }
     }
 
-    /// What the event does, in words, for reports (`enclaves` gives the
-    /// names).
-    pub fn describe(&self, enclaves: &[super::EnclaveSpec]) -> String {
-        let name = |i: usize| enclaves.get(i).map_or("?", |e| e.name.as_str());
+    /// What the event does, in words, for reports (`s` gives the names).
+    pub fn describe(&self, s: &super::Scenario) -> String {
+        let name = |i: usize| s.enclaves.get(i).map_or("?", |e| e.name.as_str());
         match self {
             EventKind::StartEnclave { enclave } | EventKind::StopEnclave { enclave } => {
                 format!("enclave {:?}", name(*enclave))
@@ -87,6 +119,13 @@ impl EventKind {
             }
             EventKind::Poison { enclave: None } => "a free page".to_owned(),
             EventKind::Suspend => "the EPC is lost".to_owned(),
+            EventKind::StartVm { vm } | EventKind::StopVm { vm } | EventKind::RebootVm { vm } => {
+                format!("VM {:?}", s.vms.get(*vm).map_or("?", |v| v.name.as_str()))
+            }
+            EventKind::PoisonVm { vm } => format!(
+                "a host page VM {:?} holds",
+                s.vms.get(*vm).map_or("?", |v| v.name.as_str())
+            ),
         }
     }
 
@@ -97,7 +136,23 @@ impl EventKind {
                 Some(*enclave)
             }
             EventKind::Poison { enclave } => *enclave,
-            EventKind::SetMax { .. } | EventKind::Suspend => None,
+            EventKind::SetMax { .. }
+            | EventKind::Suspend
+            | EventKind::PoisonVm { .. }
+            | EventKind::StartVm { .. }
+            | EventKind::StopVm { .. }
+            | EventKind::RebootVm { .. } => None,
+        }
+    }
+
+    /// The VM the event is about, if any.
+    pub fn vm(&self) -> Option<usize> {
+        match self {
+            EventKind::StartVm { vm }
+            | EventKind::StopVm { vm }
+            | EventKind::RebootVm { vm }
+            | EventKind::PoisonVm { vm } => Some(*vm),
+            _ => None,
         }
     }
 
@@ -111,12 +166,15 @@ impl EventKind {
 }
 
 /// The kinds a scenario may use, for messages.
-const KINDS: &str = "start_enclave, stop_enclave, set_max, poison, suspend";
+const KINDS: &str =
+    "start_enclave, stop_enclave, set_max, poison, suspend, start_vm, stop_vm, reboot_vm";
 
 /// What the events may refer to.
 pub(super) struct Known<'a> {
-    /// Enclave names, in scenario order.
+    /// Host enclave names, in scenario order.
     pub(super) enclaves: &'a [String],
+    /// VM names, in scenario order (distinct).
+    pub(super) vms: &'a [String],
     /// Declared group paths (not the root).
     pub(super) cgroups: &'a [String],
     /// The run's length, if the scenario sets one.
@@ -182,6 +240,21 @@ impl Fields {
         }
     }
 
+    /// A VM named by the field `name`.
+    fn vm(&mut self, name: &str, known: &Known<'_>) -> Result<usize, Bad> {
+        let want = self.string(name)?;
+        known.vms.iter().position(|n| *n == want).ok_or_else(|| {
+            (
+                self.field(name),
+                if known.vms.is_empty() {
+                    format!("no VM is named {want:?} (the scenario has no [[vm]])")
+                } else {
+                    format!("no VM is named {want:?} (VMs: {})", known.vms.join(", "))
+                },
+            )
+        })
+    }
+
     /// A declared group (not the root) named by the field `name`.
     fn cgroup(&mut self, name: &str, known: &Known<'_>) -> Result<String, Bad> {
         let path = self.string(name)?;
@@ -240,6 +313,20 @@ fn parse_kind(kind: &str, f: &mut Fields, known: &Known<'_>) -> Result<EventKind
             cgroup: f.cgroup("cgroup", known)?,
             max: f.max("max")?,
         },
+        "poison" if f.table.contains_key("vm") => {
+            if let Some(k) = ["enclave", "free"]
+                .into_iter()
+                .find(|k| f.table.contains_key(*k))
+            {
+                return Err((
+                    f.field(k),
+                    "give one of enclave = \"NAME\", free = true or vm = \"NAME\"".into(),
+                ));
+            }
+            EventKind::PoisonVm {
+                vm: f.vm("vm", known)?,
+            }
+        }
         "poison" => {
             let free = f.flag("free")?;
             match (free, f.table.contains_key("enclave")) {
@@ -262,6 +349,15 @@ fn parse_kind(kind: &str, f: &mut Fields, known: &Known<'_>) -> Result<EventKind
             }
         }
         "suspend" => EventKind::Suspend,
+        "start_vm" => EventKind::StartVm {
+            vm: f.vm("vm", known)?,
+        },
+        "stop_vm" => EventKind::StopVm {
+            vm: f.vm("vm", known)?,
+        },
+        "reboot_vm" => EventKind::RebootVm {
+            vm: f.vm("vm", known)?,
+        },
         other => {
             return Err((
                 f.field("kind"),
@@ -304,6 +400,7 @@ pub(super) fn parse_events(
         events.push((i, Event { at, kind }));
     }
     check_enclave_lives(&events, known).map_err(bad)?;
+    check_vm_lives(&events, known).map_err(bad)?;
     events.sort_by(|a, b| a.1.at.total_cmp(&b.1.at).then(a.0.cmp(&b.0)));
     Ok(events.into_iter().map(|(_, e)| e).collect())
 }
@@ -343,6 +440,54 @@ fn check_enclave_lives(events: &[(usize, Event)], known: &Known<'_>) -> Result<(
     Ok(())
 }
 
+/// Each VM starts at most once and stops at most once, after it starts;
+/// a reboot comes after its start and before its stop.
+fn check_vm_lives(events: &[(usize, Event)], known: &Known<'_>) -> Result<(), Bad> {
+    let n = known.vms.len();
+    let mut start: Vec<Option<f64>> = vec![None; n];
+    let mut stop: Vec<Option<f64>> = vec![None; n];
+    for (i, e) in events {
+        let field = format!("event[{i}].vm");
+        match e.kind {
+            EventKind::StartVm { vm } if start[vm].replace(e.at).is_some() => {
+                return Err((field, "this VM already has a start_vm".into()))
+            }
+            EventKind::StopVm { vm } if stop[vm].replace(e.at).is_some() => {
+                return Err((field, "this VM already has a stop_vm".into()))
+            }
+            _ => {}
+        }
+    }
+    for (i, e) in events {
+        let (vm, what) = match e.kind {
+            EventKind::StopVm { vm } => (vm, "stopped"),
+            EventKind::RebootVm { vm } => (vm, "rebooted"),
+            _ => continue,
+        };
+        let s = start[vm].unwrap_or(0.0);
+        let name = &known.vms[vm];
+        if e.at <= s {
+            return Err((
+                format!("event[{i}].at"),
+                format!(
+                    "VM {name:?} is {what} at {} s, not after it starts ({s} s)",
+                    e.at
+                ),
+            ));
+        }
+        if let Some(t) = stop[vm].filter(|&t| what == "rebooted" && e.at >= t) {
+            return Err((
+                format!("event[{i}].at"),
+                format!(
+                    "VM {name:?} is rebooted at {} s, not before it stops ({t} s)",
+                    e.at
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,9 +499,11 @@ mod tests {
         }
         let t: T = toml::from_str(text).unwrap();
         let names = ["a".to_owned(), "b".to_owned()];
+        let vms = ["v".to_owned(), "w".to_owned()];
         let groups = ["/g".to_owned()];
         let known = Known {
             enclaves: &names,
+            vms: &vms,
             cgroups: &groups,
             duration,
         };
@@ -472,5 +619,66 @@ mod tests {
             None
         )
         .is_ok());
+    }
+
+    #[test]
+    fn vm_events_parse_and_their_order_is_checked() {
+        let ev = parse(
+            "[[event]]\nat = 3\nkind = \"reboot_vm\"\nvm = \"w\"\n\
+             [[event]]\nat = 1\nkind = \"start_vm\"\nvm = \"w\"\n\
+             [[event]]\nat = 5\nkind = \"stop_vm\"\nvm = \"w\"\n\
+             [[event]]\nat = 2\nkind = \"reboot_vm\"\nvm = \"v\"\n",
+            None,
+        )
+        .unwrap();
+        let kinds: Vec<EventKind> = ev.into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::StartVm { vm: 1 },
+                EventKind::RebootVm { vm: 0 },
+                EventKind::RebootVm { vm: 1 },
+                EventKind::StopVm { vm: 1 },
+            ]
+        );
+        assert_eq!(kinds[3].vm(), Some(1));
+        assert_eq!(kinds[3].name(), "stop_vm");
+        let bad = |body: &str| parse(body, None).unwrap_err();
+        let e = bad("[[event]]\nat = 1\nkind = \"stop_vm\"\nvm = \"x\"\n");
+        assert!(
+            e.contains("event[0].vm: no VM is named \"x\" (VMs: v, w)"),
+            "{e}"
+        );
+        let e = bad("[[event]]\nat = 1\nkind = \"start_vm\"\n");
+        assert!(e.contains("event[0].vm: missing"), "{e}");
+        let e = bad("[[event]]\nat = 1\nkind = \"start_vm\"\nvm = \"v\"\nenclave = \"a\"\n");
+        assert!(e.contains("event[0].enclave: unknown field"), "{e}");
+        let e = bad("[[event]]\nat = 1\nkind = \"start_vm\"\nvm = \"v\"\n\
+             [[event]]\nat = 2\nkind = \"start_vm\"\nvm = \"v\"\n");
+        assert!(
+            e.contains("event[1].vm: this VM already has a start_vm"),
+            "{e}"
+        );
+        let e = bad("[[event]]\nat = 3\nkind = \"start_vm\"\nvm = \"v\"\n\
+             [[event]]\nat = 2\nkind = \"reboot_vm\"\nvm = \"v\"\n");
+        assert!(
+            e.contains("event[1].at") && e.contains("not after it starts"),
+            "{e}"
+        );
+        let e = bad("[[event]]\nat = 3\nkind = \"stop_vm\"\nvm = \"v\"\n\
+             [[event]]\nat = 4\nkind = \"reboot_vm\"\nvm = \"v\"\n");
+        assert!(
+            e.contains("event[1].at") && e.contains("not before it stops"),
+            "{e}"
+        );
+        let e = bad("[[event]]\nat = 1\nkind = \"poison\"\nvm = \"v\"\nfree = true\n");
+        assert!(e.contains("event[0].free: give one of"), "{e}");
+        let ev = parse("[[event]]\nat = 1\nkind = \"poison\"\nvm = \"w\"\n", None).unwrap();
+        assert_eq!(ev[0].kind, EventKind::PoisonVm { vm: 1 });
+        let e = bad("[[event]]\nat = 0\nkind = \"stop_vm\"\nvm = \"v\"\n");
+        assert!(
+            e.contains("event[0].at") && e.contains("not after it starts"),
+            "{e}"
+        );
     }
 }

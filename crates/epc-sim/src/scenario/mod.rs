@@ -5,40 +5,20 @@
 //! tables) is in `event.rs`.
 
 mod cgroup;
+mod enclave;
 mod event;
+mod manager;
 mod parse;
+mod vm;
 
 pub use cgroup::{CgroupSpec, ROOT as ROOT_CGROUP};
+pub use enclave::EnclaveSpec;
 pub use event::{Event, EventKind};
+pub use manager::ManagerSpec;
+pub use vm::VmSpec;
 
 use crate::workload::{Length, Pattern, WorkloadSpec};
 use epc_hw::{CostTable, SectionConfig, VA_SLOTS_PER_PAGE};
-use epc_mm::{PolicyKind, Watermarks};
-
-/// One enclave of a scenario.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EnclaveSpec {
-    /// A name for reports.
-    pub name: String,
-    /// Data pages (the working set), not counting TCS and SSA pages.
-    pub pages: u64,
-    /// A dynamic (SGX2) enclave: built with this many data pages (EADD),
-    /// the rest added by EAUG on first touch, up to `pages`. `None`: every
-    /// page added at build (SGX1).
-    pub initial_pages: Option<u64>,
-    /// Threads, each with its own TCS and one SSA page.
-    pub threads: u32,
-    /// The NUMA node its pages come from first.
-    pub node: u16,
-    /// What every thread runs (each with its own seed, derived from this).
-    pub workload: WorkloadSpec,
-    /// The path of the EPC cgroup its pages are charged to (`/`: the
-    /// root).
-    pub cgroup: String,
-    /// Whether it is rebuilt after a `suspend` loses the EPC (its workload
-    /// then starts again from the beginning); otherwise it is reported lost.
-    pub restart: bool,
-}
 
 /// Everything a run needs.
 #[derive(Clone, Debug)]
@@ -56,23 +36,15 @@ pub struct Scenario {
     pub tlb_entries: usize,
     /// Modelled cycles per event.
     pub costs: CostTable,
-    /// ksgxd wakes below this many free pages.
-    pub low_watermark: usize,
-    /// ksgxd reclaims up to this many free pages.
-    pub high_watermark: usize,
-    /// Whether the watermarks stay as given or adapt (the configured ones a
-    /// floor).
-    pub watermarks: Watermarks,
-    /// Pages per reclaim batch.
-    pub batch: usize,
-    /// The victim policy.
-    pub policy: PolicyKind,
-    /// The manager's deterministic mode (no ksgxd).
-    pub deterministic: bool,
-    /// The enclaves.
+    /// The host's EPC manager.
+    pub manager: ManagerSpec,
+    /// The host's enclaves.
     pub enclaves: Vec<EnclaveSpec>,
     /// The EPC cgroups besides the root, parents first.
     pub cgroups: Vec<CgroupSpec>,
+    /// The virtual machines, each with its own EPC manager and enclaves
+    /// over a vEPC the host backs.
+    pub vms: Vec<VmSpec>,
     /// The timeline, in time order.
     pub events: Vec<Event>,
 }
@@ -109,12 +81,7 @@ impl Scenario {
             }],
             tlb_entries: epc_hw::config::DEFAULT_TLB_ENTRIES,
             costs: CostTable::default(),
-            low_watermark: 32,
-            high_watermark: 64,
-            watermarks: Watermarks::default(),
-            batch: 16,
-            policy: PolicyKind::default(),
-            deterministic: false,
+            manager: ManagerSpec::default(),
             enclaves: vec![
                 enclave(
                     "kv-store",
@@ -157,6 +124,7 @@ impl Scenario {
                 ),
             ],
             cgroups: Vec::new(),
+            vms: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -188,25 +156,45 @@ impl Scenario {
         self.sections.iter().map(|s| u64::from(s.pages)).sum()
     }
 
-    /// The fewest EPC pages this scenario can run in: every enclave's SECS,
-    /// VA pages and its threads' pinned TCS and SSA pages, plus room for a
-    /// page in flight per thread and one reclaim batch, and ksgxd's high
-    /// watermark when it runs.
+    /// The fewest EPC pages this scenario's host enclaves can run in (see
+    /// [`min_pages`]); the VMs' vEPCs are not counted: a VM whose host
+    /// pages cannot be had fails when it starts or faults, and the run
+    /// goes on.
     pub fn min_epc_pages(&self) -> u64 {
-        let mut fixed = 0u64;
-        let mut threads = 0u64;
-        for e in &self.enclaves {
-            let children = e.pages + 2 * u64::from(e.threads) + 1;
-            fixed += 1 + children.div_ceil(VA_SLOTS_PER_PAGE as u64) + 2 * u64::from(e.threads);
-            threads += u64::from(e.threads);
-        }
-        let band = if self.deterministic {
-            0
-        } else {
-            self.high_watermark as u64
-        };
-        fixed + threads + self.batch as u64 + band
+        min_pages(&self.enclaves, &self.manager)
     }
+
+    /// Every enclave of the run: the host's, then each VM's in VM order
+    /// (the order of the runner's enclave slots).
+    pub fn all_enclaves(&self) -> impl Iterator<Item = &EnclaveSpec> {
+        self.enclaves
+            .iter()
+            .chain(self.vms.iter().flat_map(|v| v.enclaves.iter()))
+    }
+
+    /// When VM `i` starts: `Some(seconds)` if a `start_vm` event starts
+    /// it, `None` if it starts with the run.
+    pub fn vm_start_at(&self, i: usize) -> Option<f64> {
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::StartVm { vm } if vm == i => Some(e.at),
+            _ => None,
+        })
+    }
+}
+
+/// The fewest EPC pages `enclaves` can run in under a manager set as `m`:
+/// every enclave's SECS, VA pages and its threads' pinned TCS and SSA
+/// pages, plus room for a page in flight per thread and one reclaim
+/// batch, and ksgxd's high watermark when it runs.
+pub fn min_pages(enclaves: &[EnclaveSpec], m: &ManagerSpec) -> u64 {
+    let mut fixed = 0u64;
+    let mut threads = 0u64;
+    for e in enclaves {
+        let children = e.pages + 2 * u64::from(e.threads) + 1;
+        fixed += 1 + children.div_ceil(VA_SLOTS_PER_PAGE as u64) + 2 * u64::from(e.threads);
+        threads += u64::from(e.threads);
+    }
+    fixed + threads + m.batch as u64 + m.band()
 }
 
 #[cfg(test)]
@@ -231,18 +219,8 @@ mod tests {
         assert_eq!(file.enclaves, built.enclaves);
         assert_eq!(file.sections, built.sections);
         assert_eq!(
-            (
-                file.low_watermark,
-                file.high_watermark,
-                file.batch,
-                file.tlb_entries
-            ),
-            (
-                built.low_watermark,
-                built.high_watermark,
-                built.batch,
-                built.tlb_entries
-            )
+            (file.manager, file.tlb_entries),
+            (built.manager, built.tlb_entries)
         );
         assert!(built.epc_pages() >= built.min_epc_pages());
     }
