@@ -156,6 +156,11 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         host: host.clone(),
         vms: vms.clone(),
     };
+    // A VM that failed during the build (SIGBUS while its enclaves were
+    // built) gives its pages back before any thread runs.
+    for v in &vms {
+        v.watch(&mut world)?;
+    }
     for &i in &at_start {
         if matches!(slots[i].home, slot::Home::Host) {
             slots[i].mark_started(0.0);
@@ -181,7 +186,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             if stopped {
                 v.home.halt.store(true, Ordering::Relaxed);
             }
-            v.watch();
+            v.watch(&mut world)?;
         }
         let running = world.drivers.iter().any(|(_, h)| !h.is_finished());
         if !running && (stopped || !timeline.start_pending(s.duration_seconds)) {

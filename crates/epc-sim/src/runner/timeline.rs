@@ -133,7 +133,10 @@ fn apply(
             let Some(host) = w.host.clone() else {
                 return Err(SimError::system("a VM without a host"));
             };
-            return Ok(Some(w.vms[*vm].poison(&host, index)));
+            let v = w.vms[*vm].clone();
+            let outcome = v.poison(&host, index);
+            v.watch(w)?;
+            return Ok(Some(outcome));
         }
         EventKind::StartVm { vm } => return w.start_vm(*vm, now).map(Some),
         EventKind::StopVm { vm } => return w.vms[*vm].clone().stop(w, now).map(Some),
@@ -200,8 +203,8 @@ fn suspend(w: &mut World) -> Result<String, SimError> {
     // Every running VM lost its vEPC's contents with the host's EPC: it
     // fails, as the hypervisor cannot give the guest its EPC back.
     let failed = w.vms.iter().filter(|v| v.running()).count();
-    for v in &w.vms {
-        v.watch();
+    for v in w.vms.clone() {
+        v.watch(w)?;
     }
     Ok(format!(
         "{running} running enclave(s) lost, {} rebuilt{}",

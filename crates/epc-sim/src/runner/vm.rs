@@ -9,7 +9,8 @@
 //! the VM. A VM that fails (its start could not get its preallocated
 //! pages, a vEPC fault the host could not back, a poisoned host page) is
 //! reported with its reason, its enclaves are lost with it, and the rest
-//! of the run goes on. At the end every VM still running is shut down
+//! of the run goes on: the runner stops it at once, as its process would
+//! exit, so its host pages go back to the host. At the end every VM still running is shut down
 //! cleanly (its enclaves destroyed in the guest, its guest manager
 //! checked, then stopped), before the host's teardown check.
 
@@ -75,9 +76,6 @@ struct VmState {
     stopped_at: Option<f64>,
     /// Why it could not start, if it could not.
     start_failure: Option<String>,
-    /// Whether its failure was seen (its threads stopped, its enclaves
-    /// told).
-    failure_seen: bool,
     /// The counters of its guest managers of boots that ended, summed.
     past: MmDelta,
 }
@@ -220,25 +218,29 @@ impl VmSlot {
         self.guests.iter().filter_map(|g| g.enclave()).collect()
     }
 
-    /// If the VM failed since the last look: its threads are told to stop
-    /// and its enclaves that the EPC is lost (as a guest whose QEMU got
-    /// SIGBUS). Called by the runner's main loop.
-    pub(crate) fn watch(&self) {
-        let mut st = self.state.lock();
-        if st.failure_seen {
-            return;
+    /// If the VM failed since the last look, it is torn down as its
+    /// process would be (QEMU exits on SIGBUS, and closing the vEPC gives
+    /// its pages back): its threads are stopped, its enclaves told the
+    /// EPC is lost, and the VM stopped, every host page back to the host.
+    /// Called by the runner's main loop and after events that can fail a
+    /// VM.
+    pub(crate) fn watch(&self, w: &mut World) -> Result<(), SimError> {
+        let Some(vm) = self.home.vm.lock().clone() else {
+            return Ok(());
+        };
+        if vm.failed().is_none() {
+            return Ok(());
         }
-        if !st
-            .vm
-            .as_ref()
-            .is_some_and(|v| v.failed().is_some() && !v.is_stopped())
-        {
-            return;
-        }
-        st.failure_seen = true;
-        drop(st);
-        self.home.halt.store(true, Ordering::Relaxed);
+        self.halt_guests(w)?;
+        *self.home.vm.lock() = None;
         epc_enclave::epc_lost(&self.enclaves());
+        let before = vm.manager().counters();
+        vm.stop();
+        self.state
+            .lock()
+            .past
+            .add(&MmDelta::between(&Default::default(), &before));
+        Ok(())
     }
 
     /// `stop_vm` `at` seconds into the run: the guest's threads stopped,
@@ -308,10 +310,7 @@ impl VmSlot {
         }
         let page = backed[index.wrapping_mul(7919) % backed.len()];
         match host.memory_failure_vm(page) {
-            Some(name) => {
-                self.watch();
-                format!("host EPC page {}: VM {name:?} failed", page.0)
-            }
+            Some(name) => format!("host EPC page {}: VM {name:?} failed", page.0),
             None => format!("host EPC page {}: no VM holds it any more", page.0),
         }
     }
