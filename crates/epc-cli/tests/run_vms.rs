@@ -201,7 +201,8 @@ accesses = 20000
     assert_eq!(n(i, "pages_leaked"), 0, "{i}");
 }
 
-/// A reboot and a stop with the guest's threads running: the host removes
+/// A VM started late, a reboot and a stop with the guest's threads
+/// running: the host removes
 /// every vEPC page each time (the enclave's SECS in a second pass, after
 /// its children), the rebooted guest runs its enclave again from scratch,
 /// the stopped VM holds nothing, the other VM is untouched, and every
@@ -223,6 +224,7 @@ fn reboot_vm_and_stop_vm_remove_every_page_and_the_guest_starts_again() {
              [enclave.workload]\nkind = \"zipf\"\nwrite_ratio = 0.2\nseconds = 1.5\n\
              {}{}\
              [[event]]\nat = 0.4\nkind = \"reboot_vm\"\nvm = \"a\"\n\
+             [[event]]\nat = 0.1\nkind = \"start_vm\"\nvm = \"b\"\n\
              [[event]]\nat = 0.8\nkind = \"stop_vm\"\nvm = \"b\"\n",
             guest("a", 1),
             guest("b", 2)
@@ -232,7 +234,15 @@ fn reboot_vm_and_stop_vm_remove_every_page_and_the_guest_starts_again() {
     assert_eq!(i["ok"], true, "{i}");
     assert_eq!(n(i, "pages_leaked"), 0, "{i}");
     let events = v["events"].as_array().unwrap();
-    for e in events {
+    assert_eq!(events[0]["kind"], "start_vm");
+    assert!(
+        events[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("started"),
+        "{v}"
+    );
+    for e in &events[1..] {
         assert!(e["applied_at"].is_f64(), "{e}");
         let o = e["outcome"].as_str().unwrap();
         // 200 vEPC pages, all used by the guest; its enclave's SECS
@@ -253,6 +263,7 @@ fn reboot_vm_and_stop_vm_remove_every_page_and_the_guest_starts_again() {
     assert_eq!(ae["killed"], false, "{ae}");
     assert_eq!(a["integrity"]["pages_checked"], 250, "{a}");
     let b = vm(&v, "b");
+    assert!(b["started_at"].as_f64().unwrap() >= 0.1, "{b}");
     assert!(b["stopped_at"].as_f64().unwrap() >= 0.8, "{b}");
     assert_eq!(n(b, "host_pages"), 0, "{b}");
     let be = &b["guest"]["enclaves"][0];
@@ -261,6 +272,53 @@ fn reboot_vm_and_stop_vm_remove_every_page_and_the_guest_starts_again() {
     assert!(be["error"].is_null() && be["failed"].is_null(), "{be}");
     assert_eq!(b["integrity"]["pages_checked"], 0, "{b}");
     assert_eq!(n(i, "pages_checked"), 200 + 250, "{i}");
+}
+
+/// A memory failure in a host page a VM holds (`poison` with `vm`) goes
+/// through the host's `memory_failure_vm`: that VM fails and is torn
+/// down, its enclave lost, the page retired; the other VM and the host's
+/// enclave go on and read back right.
+#[test]
+fn poison_in_a_vms_host_page_fails_that_vm_only() {
+    let dir = scratch("run_vms_poison");
+    let guest = |name: &str| {
+        format!(
+            "[[vm]]\nname = \"{name}\"\nepc_pages = 160\nprealloc = true\n\
+             [[vm.enclave]]\nname = \"e\"\npages = 60\n\
+             [vm.enclave.workload]\nkind = \"uniform\"\nwrite_ratio = 0.3\nseconds = 1\n"
+        )
+    };
+    let v = run_text(
+        &dir,
+        &format!(
+            "[epc]\npages = 1024\n[[enclave]]\nname = \"host\"\npages = 100\n\
+             [enclave.workload]\nkind = \"uniform\"\nseconds = 1\n{}{}\
+             [[event]]\nat = 0.3\nkind = \"poison\"\nvm = \"a\"\n",
+            guest("a"),
+            guest("b")
+        ),
+    );
+    let e = &v["events"][0];
+    assert!(
+        e["outcome"].as_str().unwrap().ends_with("VM \"a\" failed"),
+        "{e}"
+    );
+    let a = vm(&v, "a");
+    assert!(
+        a["failed"].as_str().unwrap().contains("memory failure"),
+        "{a}"
+    );
+    assert_eq!(n(a, "host_pages"), 0, "{a}");
+    assert_eq!(a["guest"]["enclaves"][0]["kill_kind"], "epc_lost", "{a}");
+    let b = vm(&v, "b");
+    assert!(b["failed"].is_null(), "{b}");
+    assert_eq!(b["integrity"]["pages_checked"], 60, "{b}");
+    let i = &v["integrity"];
+    assert_eq!(i["ok"], true, "{i}");
+    assert_eq!(n(i, "pages_checked"), 100 + 60, "{i}");
+    assert_eq!(n(i, "lost_with_the_epc"), 1, "{i}");
+    assert_eq!(n(i, "pages_leaked"), 0, "{i}");
+    assert_eq!(n(&v["nodes"][0], "retired_pages"), 1, "{v}");
 }
 
 /// Bad `[[vm]]` input and VM events: one line naming the field, exit 2.

@@ -77,7 +77,8 @@ pub struct CgroupReport {
 /// The result of the integrity check.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Integrity {
-    /// Pages read back at the end.
+    /// Pages read back at the end (the guest enclaves' too, in the run's
+    /// `integrity`).
     pub pages_checked: u64,
     /// Pages whose tag or a thread's last write was wrong.
     pub corrupt: u64,
@@ -94,7 +95,10 @@ pub struct Integrity {
     /// (`kill_kind` `epc_lost`): not corruption.
     pub lost_with_the_epc: u64,
     /// Pages still allocated after every enclave was destroyed and the
-    /// manager shut down (0: nothing leaked, every group back to 0).
+    /// manager shut down (0: nothing leaked, every group back to 0); with
+    /// VMs, the pages each guest manager still had after its enclaves were
+    /// destroyed count too, and the host's count every host page a VM did
+    /// not give back (the zombie list).
     pub pages_leaked: u64,
     /// What the manager's own consistency check (`validate()`) found after
     /// the teardown, if anything.

@@ -44,12 +44,17 @@ pub fn run_summary(r: &RunReport) -> Table {
     t.row(
         "",
         format!(
-            "scenario {:?}: EPC {} pages ({:.0} MiB), policy {}, {} enclaves{}",
+            "scenario {:?}: EPC {} pages ({:.0} MiB), policy {}, {} enclaves{}{}",
             r.scenario,
             r.epc_pages,
             r.epc_pages as f64 * 4096.0 / 1048576.0,
             r.policy,
             r.enclaves.len(),
+            if r.vms.is_empty() {
+                String::new()
+            } else {
+                format!(", {} VMs", r.vms.len())
+            },
             if r.interrupted { " (interrupted)" } else { "" }
         ),
     );

@@ -353,15 +353,27 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
     })
 }
 
-/// How long the run should take, if any workload is timed: the latest end
-/// of a timed workload, counted from its enclave's start.
-fn expected_seconds(s: &Scenario) -> Option<f64> {
-    let longest = s
+/// Every enclave of `s` with when it starts (host enclaves by their
+/// `start_enclave`, guest enclaves with their VM).
+fn starts(s: &Scenario) -> impl Iterator<Item = (&crate::scenario::EnclaveSpec, f64)> {
+    let host = s
         .enclaves
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| match e.workload.length {
-            crate::workload::Length::Seconds(x) => Some(x + s.start_at(i).unwrap_or(0.0)),
+        .map(|(i, e)| (e, s.start_at(i).unwrap_or(0.0)));
+    let guests = s.vms.iter().enumerate().flat_map(|(i, v)| {
+        let at = s.vm_start_at(i).unwrap_or(0.0);
+        v.enclaves.iter().map(move |e| (e, at))
+    });
+    host.chain(guests)
+}
+
+/// How long the run should take, if any workload is timed: the latest end
+/// of a timed workload, counted from its enclave's start.
+fn expected_seconds(s: &Scenario) -> Option<f64> {
+    let longest = starts(s)
+        .filter_map(|(e, at)| match e.workload.length {
+            crate::workload::Length::Seconds(x) => Some(x + at),
             crate::workload::Length::Accesses(_) => None,
         })
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
@@ -374,8 +386,7 @@ fn expected_seconds(s: &Scenario) -> Option<f64> {
 
 /// How many accesses the run should make, if every workload is counted.
 fn expected_accesses(s: &Scenario) -> Option<u64> {
-    s.enclaves
-        .iter()
+    s.all_enclaves()
         .try_fold(0u64, |sum, e| match e.workload.length {
             crate::workload::Length::Accesses(n) => {
                 Some(sum.saturating_add(n.saturating_mul(u64::from(e.threads))))
