@@ -113,3 +113,55 @@ fn a_thread_left_inside_makes_zombies_freed_at_a_later_release() {
     let c = host.counters();
     assert_eq!((c.zombies_added, c.zombies_freed), (13, 13));
 }
+
+#[test]
+fn stop_while_guest_threads_run_never_reaches_a_reused_page() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let host = host(192, false);
+    let free0 = host.manager().free_pages();
+    let vm = Vm::start(&host, vm_config("vm0", 48, false)).unwrap();
+    let guests: Vec<_> = (0..2)
+        .map(|t| build_on(&vm.platform(), &vm.manager(), 10 + t, 40, 1).unwrap())
+        .collect();
+    let progress = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = guests
+        .iter()
+        .enumerate()
+        .map(|(t, g)| {
+            let (g, progress) = (g.clone(), progress.clone());
+            std::thread::spawn(move || {
+                let mut th = g.thread()?;
+                for n in 0..20_000u64 {
+                    let i = n * 7 % 40;
+                    let got = th.read_u64(data_addr(&g, i))?;
+                    assert_eq!(got, pattern(10 + t as u64, i, 0), "a guest read");
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok::<(), epc_enclave::EnclaveError>(())
+            })
+        })
+        .collect();
+    while progress.load(Ordering::Relaxed) < 300 {
+        std::thread::yield_now();
+    }
+    // Released under the running guests; the host reuses the pages at once.
+    let r = vm.stop();
+    assert!(r.second_pass <= r.child_present, "{r:?}");
+    let h = build_host(&host, 1, 100, 1);
+    assert_eq!(churn(&h, 1, 100, 500).unwrap(), 0, "host pages intact");
+    for w in workers {
+        // Either the guest thread found its EPC lost, or it stayed inside
+        // on its own (zombie) pages to the end, reading them right.
+        match w.join().unwrap() {
+            Ok(()) | Err(epc_enclave::EnclaveError::Killed(KillReason::EpcLost)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(guests);
+    drop(h);
+    host.retry_zombies();
+    assert_eq!(host.zombie_secs(), 0);
+    assert_eq!(host.manager().free_pages(), free0);
+    host.manager().validate().unwrap();
+    host.machine().validate().unwrap();
+}

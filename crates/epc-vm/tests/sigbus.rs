@@ -77,3 +77,53 @@ fn a_prealloc_the_host_cannot_back_holds_nothing() {
     let e = Vm::start(&host, vm_config("tiny", 1, true)).unwrap_err();
     assert!(e.to_string().contains("epc_pages"), "{e}");
 }
+
+#[test]
+fn a_poisoned_host_page_fails_only_the_vm_holding_it() {
+    let host = host(128, true);
+    let free0 = host.manager().free_pages();
+    let mut c = vm_config("vm", 16, true);
+    c.prealloc = true;
+    let vm = Vm::start(&host, c).unwrap();
+    let other = Vm::start(&host, vm_config("other", 16, true)).unwrap();
+    let g = build_on(&vm.platform(), &vm.manager(), 1, 8, 1).unwrap();
+    let g2 = build_on(&other.platform(), &other.manager(), 2, 8, 1).unwrap();
+    let held: Vec<_> = common::ept(&vm)
+        .into_iter()
+        .chain(common::ept(&other))
+        .flatten()
+        .collect();
+    let free_page = (0..128)
+        .map(epc_hw::EpcPageId)
+        .find(|p| !held.contains(p))
+        .unwrap();
+    let (_, gp) = g.resident_pages()[2];
+    let hp = vm.host_page(gp).unwrap();
+    assert_eq!(host.memory_failure_vm(hp).as_deref(), Some("vm"));
+    let why = vm.failed().unwrap();
+    assert!(
+        why.contains("memory failure") && why.contains(&hp.0.to_string()),
+        "{why}"
+    );
+    // Its guest sees its EPC lost; the other VM goes on.
+    assert!(g.epc_lost());
+    let r = g.thread().and_then(|mut t| t.read_u64(data_addr(&g, 0)));
+    assert!(
+        matches!(r, Err(EnclaveError::Killed(KillReason::EpcLost))),
+        "{r:?}"
+    );
+    assert!(other.failed().is_none());
+    assert_eq!(churn(&g2, 2, 8, 100).unwrap(), 0);
+    assert_eq!(
+        host.memory_failure_vm(free_page),
+        None,
+        "a page no VM holds is left to the caller"
+    );
+    drop((g, g2));
+    vm.stop();
+    other.stop();
+    // The poisoned page is retired, every other page is free.
+    assert_eq!(host.manager().free_pages(), free0 - 1);
+    assert_eq!(host.manager().poisoned_pages(), vec![hp]);
+    host.manager().validate().unwrap();
+}
