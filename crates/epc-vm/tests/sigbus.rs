@@ -127,3 +127,34 @@ fn a_poisoned_host_page_fails_only_the_vm_holding_it() {
     assert_eq!(host.manager().poisoned_pages(), vec![hp]);
     host.manager().validate().unwrap();
 }
+
+#[test]
+fn vepc_pages_are_charged_to_the_vms_group_and_its_limit_is_sigbus() {
+    use epc_mm::{GroupLimits, PolicyKind};
+    let host = host(128, true);
+    let mm = host.manager();
+    let group = mm
+        .create_group("/vms", GroupLimits::max(24), PolicyKind::default())
+        .unwrap();
+    let mut c = vm_config("capped", 32, true);
+    c.group = group;
+    let vm = Vm::start(&host, c).unwrap();
+    let g = build_on(&vm.platform(), &vm.manager(), 1, 8, 1).unwrap();
+    assert_eq!(mm.group_stats(group).unwrap().current, vm.host_pages());
+    // Past the group's limit, with nothing of the group reclaimable (a
+    // vEPC page never is): SIGBUS, though the host has free pages.
+    let r = build_on(&vm.platform(), &vm.manager(), 2, 20, 1);
+    assert!(
+        matches!(r, Err(EnclaveError::Killed(KillReason::EpcLost))),
+        "{r:?}"
+    );
+    assert!(vm.failed().unwrap().contains("SIGBUS"));
+    assert_eq!(vm.host_pages(), 24);
+    assert_eq!(mm.group_stats(group).unwrap().current, 24);
+    assert!(mm.free_pages() > 64);
+    drop(g);
+    vm.stop();
+    assert_eq!(mm.group_stats(group).unwrap().current, 0);
+    assert_eq!(mm.free_pages(), 128);
+    mm.validate().unwrap();
+}
