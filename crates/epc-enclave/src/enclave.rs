@@ -314,6 +314,11 @@ impl Enclave {
             match self.mm.alloc_in(group, node, AllocMode::Reclaim(permit)) {
                 Ok(page) => return Ok(page),
                 Err(AllocError::Busy) => std::thread::yield_now(),
+                // A guest whose VM stopped or rebooted (its manager shut
+                // down): the EPC's loss, not an allocation failure.
+                Err(_) if self.notice_epc_loss() => {
+                    return Err(EnclaveError::Killed(KillReason::EpcLost))
+                }
                 Err(e) => return Err(alloc_error(&self.mm, group, e)),
             }
         }
