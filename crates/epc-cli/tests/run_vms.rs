@@ -321,6 +321,80 @@ fn poison_in_a_vms_host_page_fails_that_vm_only() {
     assert_eq!(n(&v["nodes"][0], "retired_pages"), 1, "{v}");
 }
 
+/// A `suspend` loses the host's EPC: the running VM fails with it (its
+/// enclave lost, not rebuilt even with `restart = true`, its pages given
+/// back), the host's enclave is rebuilt, and a VM started afterwards runs
+/// and reads back right.
+#[test]
+fn suspend_fails_running_vms_and_a_vm_started_after_it_runs() {
+    let dir = scratch("run_vms_suspend");
+    let v = run_text(
+        &dir,
+        r#"
+[epc]
+pages = 1024
+[[enclave]]
+name = "host"
+pages = 200
+restart = true
+[enclave.workload]
+kind = "uniform"
+seconds = 1.2
+[[vm]]
+name = "a"
+epc_pages = 200
+[[vm.enclave]]
+name = "e"
+pages = 250
+restart = true
+[vm.enclave.workload]
+kind = "uniform"
+write_ratio = 0.3
+seconds = 1.2
+[[vm]]
+name = "late"
+epc_pages = 100
+[[vm.enclave]]
+name = "e"
+pages = 20
+[vm.enclave.workload]
+kind = "uniform"
+seconds = 0.5
+[[event]]
+at = 0.4
+kind = "suspend"
+[[event]]
+at = 0.6
+kind = "start_vm"
+vm = "late"
+"#,
+    );
+    let a = vm(&v, "a");
+    assert!(
+        a["failed"].as_str().unwrap().contains("host EPC lost"),
+        "{a}"
+    );
+    assert_eq!(n(a, "host_pages"), 0, "{a}");
+    let ae = &a["guest"]["enclaves"][0];
+    assert_eq!(ae["kill_kind"], "epc_lost", "{ae}");
+    assert_eq!(n(ae, "restarts"), 0, "{ae}");
+    let late = vm(&v, "late");
+    assert!(late["failed"].is_null(), "{late}");
+    assert_eq!(late["integrity"]["pages_checked"], 20, "{late}");
+    assert_eq!(n(&v["enclaves"][0], "restarts"), 1);
+    assert!(
+        v["events"][0]["outcome"]
+            .as_str()
+            .unwrap()
+            .ends_with("1 running VM(s) failed"),
+        "{v}"
+    );
+    let i = &v["integrity"];
+    assert_eq!(i["ok"], true, "{i}");
+    assert_eq!(n(i, "pages_checked"), 200 + 20, "{i}");
+    assert_eq!(n(i, "pages_leaked"), 0, "{i}");
+}
+
 /// Bad `[[vm]]` input and VM events: one line naming the field, exit 2.
 #[test]
 fn bad_vm_input_names_the_field() {

@@ -256,8 +256,8 @@ impl Slot {
     /// After a power cycle began: its enclave, if it has one (to be told
     /// the EPC is lost), whether it was running until the loss (not
     /// stopped, not killed for another reason; its threads may have
-    /// noticed the loss already), and whether it is to be rebuilt (running
-    /// and `restart = true`); a rebuild is counted here.
+    /// noticed the loss already), and whether it is to be rebuilt (a host
+    /// enclave running with `restart = true`); a rebuild is counted here.
     pub(crate) fn on_epc_loss(&self) -> (Option<Arc<Enclave>>, bool, bool) {
         let mut life = self.life.lock();
         let Some(e) = life.enclave.clone() else {
@@ -265,7 +265,8 @@ impl Slot {
         };
         let running =
             !life.stop_requested && matches!(e.killed(), None | Some(KillReason::EpcLost));
-        let again = self.spec.restart && running;
+        // A guest enclave is not rebuilt: its VM fails with the host's EPC.
+        let again = self.spec.restart && running && matches!(self.home, Home::Host);
         if again {
             life.restarts += 1;
         }

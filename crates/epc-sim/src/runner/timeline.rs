@@ -189,9 +189,7 @@ fn suspend(w: &mut World) -> Result<String, SimError> {
         let (e, was_running, restart) = s.on_epc_loss();
         lost.extend(e);
         running += usize::from(was_running);
-        // A guest enclave is not rebuilt: its VM failed with the host's
-        // EPC (below).
-        if restart && matches!(s.home, slot::Home::Host) {
+        if restart {
             again.push(s.clone());
         }
     }
