@@ -116,6 +116,11 @@ fn vms_example_pages_in_host_and_guests_with_integrity_ok() {
             .contains("pages removed"),
         "{reboot}"
     );
+    // The host side: the reboot and the two final stops, nothing left.
+    let h = &v["vm_host"];
+    assert_eq!(n(h, "releases"), 3, "{h}");
+    assert_eq!(n(h, "sigbus") + n(h, "zombies_left"), 0, "{h}");
+    assert!(n(h, "eremove_second_pass") >= 1, "{h}");
     // The time series and the plot.
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     let header = csv.lines().next().unwrap();

@@ -135,6 +135,27 @@ pub fn guest_map(enc: &EnclaveCounters, mm: &MmDelta) -> CounterMap {
     m
 }
 
+/// The host's side of the VMs (`vm_host` in the report), by name, and
+/// the pages still on its zombie list (`zombies_left`).
+pub fn host_vm_map(c: &epc_vm::HostVmCounters, zombies_left: usize) -> CounterMap {
+    BTreeMap::from([
+        ("vepc_faults", c.vepc_faults),
+        ("vepc_busy_retries", c.vepc_busy_retries),
+        ("sigbus", c.sigbus),
+        ("vms_started", c.vms_started),
+        ("vms_failed", c.vms_failed),
+        ("releases", c.releases),
+        ("eremove_first_pass", c.eremove_first_pass),
+        ("eremove_second_pass", c.eremove_second_pass),
+        ("child_present", c.child_present),
+        ("enclave_act", c.enclave_act),
+        ("zombies_added", c.zombies_added),
+        ("zombies_retried", c.zombies_retried),
+        ("zombies_freed", c.zombies_freed),
+        ("zombies_left", zombies_left as u64),
+    ])
+}
+
 /// The manager's event counters, as differences.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct MmDelta {

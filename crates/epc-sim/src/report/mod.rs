@@ -372,6 +372,12 @@ pub struct RunReport {
     /// The virtual machines, in scenario order (empty without `[[vm]]`
     /// tables).
     pub vms: Vec<VmReport>,
+    /// The host's side of the VMs over the whole run, `None` without VMs:
+    /// vEPC pages backed (`vepc_faults`), SIGBUS, VMs started and failed,
+    /// releases (stops and reboots) with their EREMOVE passes and
+    /// refusals, and the zombie list (`zombies_left` after the teardown:
+    /// 0 unless a page leaked).
+    pub vm_host: Option<CounterMap>,
     /// The timeline, in time order (empty without `[[event]]` tables).
     pub events: Vec<EventReport>,
     /// Enclave names, for the time series columns: the host's, then each

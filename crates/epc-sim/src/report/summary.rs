@@ -170,6 +170,24 @@ pub fn run_summary(r: &RunReport) -> Table {
         for v in &r.vms {
             vm_rows(&mut t, v);
         }
+        if let Some(h) = &r.vm_host {
+            let g = |k: &str| h.get(k).copied().unwrap_or(0);
+            t.row(
+                "host side",
+                format!(
+                    "{} vEPC pages backed, {} SIGBUS, {} releases: {} + {} pages removed \
+                     (first + second pass), {} SGX_ENCLAVE_ACT, {} zombies ({} left)",
+                    g("vepc_faults"),
+                    g("sigbus"),
+                    g("releases"),
+                    g("eremove_first_pass"),
+                    g("eremove_second_pass"),
+                    g("enclave_act"),
+                    g("zombies_added"),
+                    g("zombies_left")
+                ),
+            );
+        }
     }
     t.row("", "EPC cgroups (pages)".to_string());
     t.row(

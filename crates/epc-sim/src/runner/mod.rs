@@ -286,6 +286,9 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
             },
         });
     }
+    let vm_host = host
+        .as_ref()
+        .map(|h| metrics::host_vm_map(&h.counters(), h.zombie_secs()));
     mm.shutdown();
     finish::check_teardown(&mm, &mut integrity);
     finish::conclude(&mut integrity);
@@ -333,6 +336,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunReport, SimError> {
         enclaves: reports,
         cgroups,
         vms: vm_reports,
+        vm_host,
         events: finish::event_reports(s, timeline.applied(), timeline.outcomes()),
         enclave_names: slots
             .iter()

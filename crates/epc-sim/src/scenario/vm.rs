@@ -85,10 +85,11 @@ pub(super) fn parse_vms(
         let epc_pages = v
             .epc_pages
             .ok_or_else(|| (f("epc_pages"), "missing: the vEPC size in pages".into()))?;
-        if epc_pages == 0 || epc_pages > MAX_VEPC_PAGES {
+        // A guest's first enclave needs a SECS and a VA page.
+        if !(2..=MAX_VEPC_PAGES).contains(&epc_pages) {
             return Err((
                 f("epc_pages"),
-                format!("must be 1 to {MAX_VEPC_PAGES} (got {epc_pages})"),
+                format!("must be 2 to {MAX_VEPC_PAGES} (got {epc_pages})"),
             ));
         }
         let cgroup = v
@@ -138,6 +139,16 @@ pub(super) fn parse_vms(
                     "vEPC too small for its enclaves: {epc_pages} pages, at least {min} are needed \
                      (SECS, VA, TCS and SSA pages of every guest enclave, a page per thread, a batch \
                      and the guest ksgxd's band)"
+                ),
+            ));
+        }
+        if !spec.manager.deterministic && spec.manager.high_watermark as u64 > u64::from(epc_pages)
+        {
+            return Err((
+                f("manager.high_watermark"),
+                format!(
+                    "{} is above the vEPC size (epc_pages = {epc_pages})",
+                    spec.manager.high_watermark
                 ),
             ));
         }
@@ -191,14 +202,17 @@ mod tests {
         assert!(e("[[vm]]\nname = \"a\"\n").starts_with("vm[0].epc_pages: missing"));
         assert!(e("[[vm]]\nepc_pages = 0\n").starts_with("vm[0].epc_pages: must be"));
         assert!(
-            e("[[vm]]\nname = \"a\"\nepc_pages = 9\n[[vm]]\nname = \"a\"\nepc_pages = 9\n")
+            e("[[vm]]\nname = \"a\"\nepc_pages = 99\n[[vm]]\nname = \"a\"\nepc_pages = 99\n")
                 .starts_with("vm[1].name: \"a\" is also vm[0]")
         );
-        assert!(e("[[vm]]\nname = \"a,b\"\nepc_pages = 9\n").starts_with("vm[0].name"));
-        assert!(e("[[vm]]\nepc_pages = 9\ncgroup = \"/x\"\n")
+        assert!(e("[[vm]]\nname = \"a,b\"\nepc_pages = 99\n").starts_with("vm[0].name"));
+        assert!(e("[[vm]]\nepc_pages = 99\ncgroup = \"/x\"\n")
             .starts_with("vm[0].cgroup: no [[cgroup]]"));
-        assert!(e("[[vm]]\nepc_pages = 9\nnode = 3\n").starts_with("vm[0].node"));
-        assert!(e("[[vm]]\nepc_pages = 9\n[vm.manager]\nbatch = 0\n")
+        assert!(e("[[vm]]\nepc_pages = 99\nnode = 3\n").starts_with("vm[0].node"));
+        assert!(e("[[vm]]\nepc_pages = 1\n").starts_with("vm[0].epc_pages: must be 2"));
+        assert!(e("[[vm]]\nepc_pages = 40\n")
+            .starts_with("vm[0].manager.high_watermark: 64 is above the vEPC size"));
+        assert!(e("[[vm]]\nepc_pages = 99\n[vm.manager]\nbatch = 0\n")
             .starts_with("vm[0].manager.batch"));
         assert!(e(&format!("[[vm]]\nepc_pages = 80\n{GUEST}")).starts_with(
             "vm[0].epc_pages: vEPC too small for its enclaves: 80 pages, at least 85"
@@ -213,6 +227,6 @@ mod tests {
             e(&format!("[[vm]]\nepc_pages = 400\n{GUEST}").replace("uniform", "nope"))
                 .starts_with("vm[0].enclave[0].workload.kind")
         );
-        assert!(e("[[vm]]\nepc_pages = 9\nbogus = 1\n").contains("bogus"));
+        assert!(e("[[vm]]\nepc_pages = 99\nbogus = 1\n").contains("bogus"));
     }
 }
