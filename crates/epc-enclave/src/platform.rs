@@ -395,6 +395,11 @@ impl Platform {
     pub fn poison_page(&self, page: EpcPageId) -> Option<bool> {
         self.machine.poison_page(self.walk(page)?)
     }
+
+    /// Whether the machine page behind `page` is poisoned.
+    pub fn is_poisoned(&self, page: EpcPageId) -> bool {
+        self.walk(page).is_some_and(|p| self.machine.is_poisoned(p))
+    }
 }
 
 /// The translated operands of ELDU/ELDB.
