@@ -395,6 +395,11 @@ impl Platform {
     pub fn poison_page(&self, page: EpcPageId) -> Option<bool> {
         self.machine.poison_page(self.walk(page)?)
     }
+
+    /// Whether the machine page behind `page` is poisoned.
+    pub fn is_poisoned(&self, page: EpcPageId) -> bool {
+        self.walk(page).is_some_and(|p| self.machine.is_poisoned(p))
+    }
 }
 
 /// The translated operands of ELDU/ELDB.
@@ -436,5 +441,88 @@ impl PageTable for GuestWalk {
 
     fn mark_accessed(&self, page: LinearAddress) {
         self.pt.mark_accessed(page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epc_hw::MachineConfig;
+    use std::sync::atomic::AtomicU64;
+
+    /// Guest page `i` is machine page `i + offset`, for `len` pages.
+    struct Shifted {
+        offset: u32,
+        len: u32,
+        gate: LeafGate,
+        epoch: AtomicU64,
+    }
+
+    impl Frames for Shifted {
+        fn frame(&self, page: EpcPageId) -> Result<EpcPageId, FrameError> {
+            self.walk(page).ok_or(FrameError::Outside(page))
+        }
+        fn walk(&self, page: EpcPageId) -> Option<EpcPageId> {
+            (page.0 < self.len).then(|| EpcPageId(page.0 + self.offset))
+        }
+        fn epoch(&self) -> u64 {
+            self.epoch.load(Ordering::Relaxed)
+        }
+        fn gate(&self) -> &LeafGate {
+            &self.gate
+        }
+    }
+
+    #[test]
+    fn guest_operands_are_translated_and_refused_once_the_gate_closes() {
+        let machine = Machine::new(MachineConfig::with_pages(64)).unwrap();
+        let frames = Arc::new(Shifted {
+            offset: 32,
+            len: 16,
+            gate: LeafGate::new(),
+            epoch: AtomicU64::new(5),
+        });
+        let guest = Platform::guest(machine.clone(), frames.clone());
+        let host = Platform::host(machine.clone());
+        assert!(guest.is_guest() && !host.is_guest());
+        assert_eq!(guest.epoch(), 5);
+        assert_eq!(host.epoch(), machine.power_cycles());
+        // EPA of guest page 3 makes machine page 35 a VA page, not page 3.
+        guest.epa(EpcPageId(3)).unwrap();
+        assert!(machine.epcm(EpcPageId(35)).unwrap().valid);
+        assert!(!machine.epcm(EpcPageId(3)).is_some_and(|e| e.valid));
+        assert_eq!(guest.epcm(EpcPageId(3)), machine.epcm(EpcPageId(35)));
+        // The host names machine pages directly.
+        host.epa(EpcPageId(3)).unwrap();
+        assert!(machine.epcm(EpcPageId(3)).unwrap().valid);
+        // Outside the region: no machine page.
+        let not_epc = Err(untranslated(Operand::Target));
+        assert_eq!(guest.eremove(EpcPageId(16)), not_epc);
+        assert_eq!(guest.walk(EpcPageId(16)), None);
+        // Closed: every leaf refused, the machine untouched.
+        frames.gate.close();
+        assert!(frames.gate.is_closed() && frames.gate.enter().is_none());
+        assert_eq!(guest.eremove(EpcPageId(3)), not_epc);
+        assert!(machine.epcm(EpcPageId(35)).unwrap().valid);
+        assert_eq!(guest.ipi_enclave(EpcPageId(3)), 0);
+    }
+
+    #[test]
+    fn close_waits_for_the_leaves_in_flight() {
+        let gate = Arc::new(LeafGate::new());
+        let pass = gate.enter().unwrap();
+        let closer = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.close())
+        };
+        // The closer cannot finish while the pass lives.
+        for _ in 0..1000 {
+            std::thread::yield_now();
+        }
+        assert!(!closer.is_finished());
+        assert!(!gate.is_closed());
+        drop(pass);
+        closer.join().unwrap();
+        assert!(gate.is_closed());
     }
 }

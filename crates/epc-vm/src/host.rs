@@ -158,7 +158,7 @@ impl Host {
             for z in zombies.drain(..) {
                 self.cells.zombies_retried.fetch_add(1, Ordering::Relaxed);
                 if self.remove(z.page.id()).is_ok() {
-                    let _ = self.mm.free(z.page);
+                    self.give_back(z.page);
                     freed += 1;
                 } else {
                     kept.push(z);
@@ -180,6 +180,17 @@ impl Host {
             Err(_) if self.machine.is_poisoned(page) => Ok(()),
             r => r,
         }
+    }
+
+    /// Frees a removed host page to the host manager. A page poisoned in
+    /// the machine behind the host's back (a guest's own memory failure
+    /// poisons the host page behind its guest page) is reported to the
+    /// manager first, so it is retired instead of handed out again.
+    pub(crate) fn give_back(&self, page: EpcPage) {
+        if self.machine.is_poisoned(page.id()) && !self.mm.is_poisoned(page.id()) {
+            let _ = self.mm.memory_failure(page.id());
+        }
+        let _ = self.mm.free(page);
     }
 
     fn is_secs(&self, page: EpcPageId) -> bool {

@@ -49,7 +49,7 @@ impl Region {
         for (_, page) in self.take_all() {
             match host.remove(page.id()) {
                 Ok(()) => {
-                    let _ = host.manager().free(page);
+                    host.give_back(page);
                     report.removed += 1;
                 }
                 Err(LeafError::Sgx(SgxError::ChildPresent)) => {
@@ -66,7 +66,7 @@ impl Region {
         for page in second {
             match host.remove(page.id()) {
                 Ok(()) => {
-                    let _ = host.manager().free(page);
+                    host.give_back(page);
                     report.removed += 1;
                     report.second_pass += 1;
                 }

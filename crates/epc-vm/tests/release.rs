@@ -165,3 +165,27 @@ fn stop_while_guest_threads_run_never_reaches_a_reused_page() {
     host.manager().validate().unwrap();
     host.machine().validate().unwrap();
 }
+
+#[test]
+fn a_host_power_cycle_loses_the_guests_epc_and_stop_gives_everything_back() {
+    let host = host(128, true);
+    let vm = Vm::start(&host, vm_config("vm", 32, true)).unwrap();
+    let g = build_on(&vm.platform(), &vm.manager(), 1, 10, 1).unwrap();
+    assert_eq!(churn(&g, 1, 10, 50).unwrap(), 0);
+    host.machine().power_cycle().unwrap();
+    assert!(vm.failed().unwrap().contains("power cycle"));
+    assert!(g.epc_lost());
+    let r = g.thread().and_then(|mut t| t.read_u64(data_addr(&g, 0)));
+    assert!(
+        matches!(
+            r,
+            Err(epc_enclave::EnclaveError::Killed(KillReason::EpcLost))
+        ),
+        "{r:?}"
+    );
+    drop(g);
+    let r = vm.stop();
+    assert_eq!((r.zombies, vm.host_pages()), (0, 0), "{r:?}");
+    assert_eq!(host.manager().free_pages(), 128);
+    host.manager().validate().unwrap();
+}

@@ -158,3 +158,21 @@ fn vepc_pages_are_charged_to_the_vms_group_and_its_limit_is_sigbus() {
     assert_eq!(mm.free_pages(), 128);
     mm.validate().unwrap();
 }
+
+#[test]
+fn a_guest_memory_failure_retires_the_host_page_at_release() {
+    let host = host(64, true);
+    let vm = Vm::start(&host, vm_config("vm", 16, true)).unwrap();
+    let g = build_on(&vm.platform(), &vm.manager(), 1, 6, 1).unwrap();
+    // The guest's own memory failure: its guest page, the host page behind.
+    let (_, gp, _) = g.poison_resident_page(1).unwrap();
+    let hp = vm.host_page(gp).unwrap();
+    assert!(host.machine().is_poisoned(hp));
+    assert!(vm.failed().is_none(), "the guest handles its own");
+    drop(g);
+    vm.stop();
+    // Retired on the host, never handed out again.
+    assert_eq!(host.manager().poisoned_pages(), vec![hp]);
+    assert_eq!(host.manager().free_pages(), 63);
+    host.manager().validate().unwrap();
+}
