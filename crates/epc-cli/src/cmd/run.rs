@@ -56,7 +56,7 @@ pub(crate) fn run(a: Args, stop: Arc<AtomicBool>) -> Result<ExitCode, SimError> 
         a.out.clone()
     };
     let bar = output::bar(1000);
-    bar.set_message(format!("building {} enclaves", s.enclaves.len()));
+    bar.set_message(format!("building {} enclaves", s.all_enclaves().count()));
     let pb = bar.clone();
     let opts = RunOptions {
         stop,
