@@ -135,12 +135,7 @@ impl Charges {
     /// Uncharges `n` pages from `g` and its ancestors below the root (a
     /// drained reserve).
     pub(crate) fn uncharge_n(&self, g: usize, n: usize) {
-        let mut at = g;
-        while at != 0 {
-            let c = &self.cells[at];
-            c.current.fetch_sub(n, Ordering::SeqCst);
-            at = c.parent().unwrap_or(0);
-        }
+        self.uncharge_path(g, 0, n);
     }
 
     /// Uncharges one page from `g` and its ancestors below the root.
@@ -151,12 +146,26 @@ impl Charges {
 
     /// Uncharges `from` and its ancestors up to, not including, `to`.
     fn uncharge_between(&self, from: usize, to: usize) {
-        let mut at = from;
-        while at != to && at != 0 {
-            let c = &self.cells[at];
-            c.current.fetch_sub(1, Ordering::SeqCst);
-            at = c.parent().unwrap_or(0);
+        self.uncharge_path(from, to, 1);
+    }
+
+    /// Takes `n` off `from` and its ancestors up to, not including, `to`,
+    /// **from the top down**. A charge goes up from the group (child, then
+    /// parent), so taking it back down from the top keeps every level's
+    /// counter at most the sum of what its children have admitted at every
+    /// instant: a parent without a limit never reads above the sum of its
+    /// children's limits, even transiently (bottom-up, a parent still
+    /// counted a page its child had already let go and a new charge had
+    /// taken: a peak above the sum of the limits, seen by a selftest).
+    /// Recursive: the depth is at most [`MAX_GROUPS`], usually two or
+    /// three.
+    fn uncharge_path(&self, at: usize, to: usize, n: usize) {
+        if at == to || at == 0 {
+            return;
         }
+        let c = &self.cells[at];
+        self.uncharge_path(c.parent().unwrap_or(0), to, n);
+        c.current.fetch_sub(n, Ordering::SeqCst);
     }
 
     /// Stores a new limit for `g`; `true` if the group is over it (the
