@@ -19,6 +19,22 @@
 //!   configured high watermark, if that is more): at most that share of
 //!   the EPC is kept free for ksgxd's lead.
 //!
+//! In the adaptive mode ksgxd also works harder when it is behind, and
+//! the faulting threads leave it the CPU to do so (both only where the
+//! boost can rise, so on a small EPC the adaptive mode stays the fixed
+//! one):
+//!
+//! * its batch is the deficit to the effective high watermark, at least
+//!   the configured batch and at most [`MAX_BATCH_FACTOR`] times it: one
+//!   policy scan, one ETRACK and one round of IPIs per enclave serve more
+//!   pages;
+//! * below the configured low watermark, while ksgxd is reclaiming, an
+//!   allocation that may reclaim waits for its next batch (at most a
+//!   millisecond) before it takes one of the last free pages or reclaims
+//!   directly: those pages are kept for allocations that cannot reclaim
+//!   (as Linux keeps its `min` reserve for atomic allocations, and
+//!   throttles direct reclaimers while kswapd restores it).
+//!
 //! The boost is a pure function of the allocation count: one word holds the
 //! boost and the allocation count when it was last raised, and the decay is
 //! computed from how many allocations have passed since, so a test that
@@ -66,6 +82,9 @@ impl fmt::Display for Watermarks {
         f.write_str(self.name())
     }
 }
+
+/// The largest ksgxd batch in the adaptive mode, in configured batches.
+pub(crate) const MAX_BATCH_FACTOR: usize = 4;
 
 /// Halvings after which any boost is zero.
 const MAX_HALVINGS: u64 = 32;
@@ -178,6 +197,37 @@ impl WatermarkControl {
             .store(self.base_high + 2 * boost, Ordering::Relaxed);
     }
 
+    /// Whether the watermarks can move: the adaptive mode on an EPC large
+    /// enough for a boost.
+    #[inline]
+    fn adapts(&self) -> bool {
+        self.mode == Watermarks::Adaptive && self.max_boost > 0
+    }
+
+    /// ksgxd's next batch with `free` pages free: the configured `batch`,
+    /// or where the watermarks adapt, the deficit to the effective high
+    /// watermark within `batch ..= MAX_BATCH_FACTOR * batch`.
+    pub(crate) fn ksgxd_batch(&self, free: usize, batch: usize) -> usize {
+        if !self.adapts() {
+            return batch;
+        }
+        self.high()
+            .saturating_sub(free)
+            .clamp(batch, MAX_BATCH_FACTOR * batch)
+    }
+
+    /// Below this many free pages an allocation that may reclaim waits for
+    /// ksgxd while it reclaims: the configured low watermark where the
+    /// watermarks adapt, else 0 (never).
+    #[inline]
+    pub(crate) fn throttle_below(&self) -> usize {
+        if self.adapts() {
+            self.base_low
+        } else {
+            0
+        }
+    }
+
     /// The cached effective low watermark.
     #[inline]
     pub(crate) fn low(&self) -> usize {
@@ -228,5 +278,21 @@ mod tests {
         let c = WatermarkControl::new(Watermarks::Adaptive, 32, 64, 16, 256);
         c.on_direct_reclaim(1);
         assert_eq!(c.effective(1), (32, 64));
+        assert_eq!((c.ksgxd_batch(0, 16), c.throttle_below()), (16, 0));
+    }
+
+    #[test]
+    fn batch_follows_the_deficit() {
+        let fixed = WatermarkControl::new(Watermarks::Fixed, 32, 64, 16, 4096);
+        assert_eq!((fixed.ksgxd_batch(0, 16), fixed.throttle_below()), (16, 0));
+        let c = WatermarkControl::new(Watermarks::Adaptive, 32, 64, 16, 4096);
+        assert_eq!(c.throttle_below(), 32);
+        // At the floor (high 64): the deficit, at least one batch.
+        assert_eq!(c.ksgxd_batch(60, 16), 16);
+        assert_eq!(c.ksgxd_batch(30, 16), 34);
+        // Raised (high 192): at most four batches.
+        c.on_direct_reclaim(100);
+        assert_eq!(c.ksgxd_batch(150, 16), 42);
+        assert_eq!(c.ksgxd_batch(0, 16), 64);
     }
 }
