@@ -19,19 +19,19 @@
 //!   configured high watermark, if that is more): at most that share of
 //!   the EPC is kept free for ksgxd's lead.
 //!
-//! In the adaptive mode ksgxd also works harder when it is behind, and
-//! the faulting threads leave it the CPU to do so (both only where the
-//! boost can rise, so on a small EPC the adaptive mode stays the fixed
-//! one):
+//! In the adaptive mode ksgxd also works harder when it is behind, and in
+//! the throttled mode the faulting threads leave it the CPU to do so (both
+//! only where the boost can rise, so on a small EPC these modes stay the
+//! fixed one):
 //!
 //! * its batch is the deficit to the effective high watermark, at least
 //!   the configured batch and at most [`MAX_BATCH_FACTOR`] times it: one
 //!   policy scan, one ETRACK and one round of IPIs per enclave serve more
 //!   pages;
-//! * below the configured low watermark, while ksgxd is reclaiming, an
-//!   allocation that may reclaim waits for its next batch (at most a
-//!   millisecond) before it takes one of the last free pages or reclaims
-//!   directly: those pages are kept for allocations that cannot reclaim
+//! * (throttled mode) below the configured low watermark, while ksgxd is
+//!   reclaiming, an allocation that may reclaim waits for its next freed
+//!   pages (at most 250 µs) before it takes one of the last free pages or
+//!   reclaims directly: those pages are kept for allocations that cannot reclaim
 //!   (as Linux keeps its `min` reserve for atomic allocations, and
 //!   throttles direct reclaimers while kswapd restores it).
 //!
@@ -53,9 +53,16 @@ pub enum Watermarks {
     /// `high_watermark`, always.
     Fixed,
     /// The configured watermarks are a floor: direct reclaims raise them,
-    /// allocations without direct reclaim let them decay (see `docs/epc-mm.md`).
+    /// allocations without direct reclaim let them decay, and ksgxd's
+    /// batch grows with its deficit (see `docs/epc-mm.md`).
     #[default]
     Adaptive,
+    /// Adaptive, and below the configured low watermark an allocation that
+    /// may reclaim waits for ksgxd's next freed pages while ksgxd reclaims
+    /// (direct-reclaim throttling): ksgxd gets ahead more often and fewer
+    /// faults reclaim directly, at a cost in latency, and in throughput
+    /// where the faulting threads could have reclaimed on idle cores.
+    Throttled,
 }
 
 impl Watermarks {
@@ -64,14 +71,16 @@ impl Watermarks {
         match self {
             Watermarks::Fixed => "fixed",
             Watermarks::Adaptive => "adaptive",
+            Watermarks::Throttled => "throttled",
         }
     }
 
-    /// The mode named `name` (`fixed` or `adaptive`).
+    /// The mode named `name` (`fixed`, `adaptive` or `throttled`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "fixed" => Some(Watermarks::Fixed),
             "adaptive" => Some(Watermarks::Adaptive),
+            "throttled" => Some(Watermarks::Throttled),
             _ => None,
         }
     }
@@ -197,11 +206,11 @@ impl WatermarkControl {
             .store(self.base_high + 2 * boost, Ordering::Relaxed);
     }
 
-    /// Whether the watermarks can move: the adaptive mode on an EPC large
-    /// enough for a boost.
+    /// Whether the watermarks can move: the adaptive or throttled mode on
+    /// an EPC large enough for a boost.
     #[inline]
     fn adapts(&self) -> bool {
-        self.mode == Watermarks::Adaptive && self.max_boost > 0
+        self.mode != Watermarks::Fixed && self.max_boost > 0
     }
 
     /// ksgxd's next batch with `free` pages free: the configured `batch`,
@@ -217,11 +226,11 @@ impl WatermarkControl {
     }
 
     /// Below this many free pages an allocation that may reclaim waits for
-    /// ksgxd while it reclaims: the configured low watermark where the
-    /// watermarks adapt, else 0 (never).
+    /// ksgxd while it reclaims: the configured low watermark in the
+    /// throttled mode where the watermarks adapt, else 0 (never).
     #[inline]
     pub(crate) fn throttle_below(&self) -> usize {
-        if self.adapts() {
+        if self.mode == Watermarks::Throttled && self.adapts() {
             self.base_low
         } else {
             0
@@ -285,8 +294,10 @@ mod tests {
     fn batch_follows_the_deficit() {
         let fixed = WatermarkControl::new(Watermarks::Fixed, 32, 64, 16, 4096);
         assert_eq!((fixed.ksgxd_batch(0, 16), fixed.throttle_below()), (16, 0));
+        let t = WatermarkControl::new(Watermarks::Throttled, 32, 64, 16, 4096);
+        assert_eq!((t.ksgxd_batch(0, 16), t.throttle_below()), (64, 32));
         let c = WatermarkControl::new(Watermarks::Adaptive, 32, 64, 16, 4096);
-        assert_eq!(c.throttle_below(), 32);
+        assert_eq!(c.throttle_below(), 0);
         // At the floor (high 64): the deficit, at least one batch.
         assert_eq!(c.ksgxd_batch(60, 16), 16);
         assert_eq!(c.ksgxd_batch(30, 16), 34);
