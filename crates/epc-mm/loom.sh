@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Model-checks the manager's races with loom (tests/loom.rs) against the
+# Model-checks the manager's races with loom (tests/loom.rs, and the
+# models inside the library: ksgxd's throttle handshake) against the
 # shipped code, whose `sync` module switches to loom's types under
 # `--cfg loom`. A separate target directory keeps the normal build's
 # artefacts (built without the cfg) from being invalidated.
@@ -10,4 +11,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
-RUSTFLAGS="--cfg loom" exec cargo test -p epc-mm --release --test loom "$@"
+RUSTFLAGS="--cfg loom" exec cargo test -p epc-mm --release --lib --test loom "$@"

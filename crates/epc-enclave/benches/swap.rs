@@ -11,7 +11,8 @@
 //! fault that found the free lists empty because ksgxd fell behind).
 //!
 //! Modes: `ksgxd` (adaptive watermarks, the default), `ksgxd-fixed`
-//! (Linux's fixed 32/64) and `deterministic` (no ksgxd).
+//! (Linux's fixed 32/64), `ksgxd-throttled` (adaptive, and allocations
+//! below the low watermark wait for ksgxd) and `deterministic` (no ksgxd).
 //!
 //! Mode `group`: the same enclave, with ksgxd, on an EPC three times as
 //! large, charged to a group whose limit is the EPC size of the other
@@ -22,7 +23,8 @@
 //!
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
-//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=ksgxd-fixed`, `SWAP_ONLY=deterministic`
+//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=ksgxd-fixed`, `SWAP_ONLY=ksgxd-throttled`,
+//! `SWAP_ONLY=deterministic`
 //! or `SWAP_ONLY=group` runs one mode; `SWAP_VERBOSE=1` prints the counters
 //! of each run; `SWAP_WATERMARKS=LOW,HIGH` replaces Linux's 32/64 (the
 //! floor, in the adaptive mode).
@@ -217,11 +219,13 @@ fn main() {
         "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
         2 * EPC_PAGES
     );
-    let modes: [(u64, Hold, Watermarks, &str); 7] = [
+    let modes: [(u64, Hold, Watermarks, &str); 9] = [
         (1, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
         (1, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
+        (1, Hold::Ksgxd, Watermarks::Throttled, "ksgxd-throttled"),
         (2, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
         (2, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
+        (2, Hold::Ksgxd, Watermarks::Throttled, "ksgxd-throttled"),
         (1, Hold::Deterministic, Watermarks::Fixed, "deterministic"),
         (1, Hold::Group, Watermarks::Adaptive, "group"),
         (2, Hold::Group, Watermarks::Adaptive, "group"),

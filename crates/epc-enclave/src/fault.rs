@@ -8,12 +8,16 @@
 //! again: another thread may have loaded the page meanwhile (then the spare
 //! page is freed), or the reclaimer may hold it (then the handler waits for
 //! the write to finish and starts over).
+//!
+//! A reload takes the enclave lock twice: the first look marks the page
+//! `Loading` (the page to load it into was allocated before, see
+//! `fault_loop`), and after ELDU the second maps and lists it.
 
 use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::{EnclaveError, KillReason};
 use crate::state::{Residency, SecsState};
-use epc_hw::{Event, LeafError, LinearAddress, Perms, SgxError};
+use epc_hw::{EpcPageId, Event, LeafError, LinearAddress, Perms, SealedPage, SgxError, VaSlot};
 use epc_mm::{EpcPage, ReclaimPermit};
 
 /// How a reload attempt ended.
@@ -26,14 +30,28 @@ enum Load {
     Kill(KillReason),
 }
 
-/// What the handler found under the lock.
-enum Need {
+/// What the handler found, and did, in its first look under the lock.
+enum Look {
     /// The page is usable: nothing to load.
     Nothing,
-    /// The reclaimer holds it: retry after it is written.
+    /// The reclaimer or another loader holds it: retry after it is done.
     Wait,
-    /// This many EPC pages (the page, and the SECS if it was evicted).
+    /// This many EPC pages (the page, and the SECS if it was evicted) are
+    /// needed and fewer are at hand.
     Pages(usize),
+    /// The page is marked `Loading` (the SECS reloaded first if it had
+    /// been evicted): the ELDU to run without the lock.
+    Load(Reload),
+    /// Reloading the SECS failed its integrity check: kill the enclave.
+    Kill(KillReason),
+}
+
+/// A reload in progress: what the first look took under the lock.
+struct Reload {
+    page: EpcPage,
+    sealed: Box<SealedPage>,
+    slot: VaSlot,
+    secs: EpcPageId,
 }
 
 impl Enclave {
@@ -62,6 +80,12 @@ impl Enclave {
         result
     }
 
+    /// The enclave lock is taken twice per reload: once to look and mark
+    /// the page `Loading`, once to map and list it after ELDU. For that the
+    /// page is allocated before the first look whenever the page table does
+    /// not map the address (a fault then nearly always needs one); the rare
+    /// fault that did not need it (another thread loaded the page
+    /// meanwhile) frees it on the way out.
     fn fault_loop(
         &self,
         addr: LinearAddress,
@@ -71,23 +95,37 @@ impl Enclave {
     ) -> Result<(), EnclaveError> {
         loop {
             self.check_alive()?;
-            let needed = match self.what_is_needed(addr, write, permit)? {
-                Need::Nothing => return Ok(()),
-                Need::Wait => {
+            if spare.is_empty() && !self.pt.is_mapped(addr) {
+                // No lock held: this may reclaim, even from this enclave. A
+                // failure is not final: the page may not be needed, and if
+                // it is, the allocation below reports the error.
+                if let Ok(page) = self.alloc_reclaiming(permit) {
+                    spare.push(page);
+                }
+            }
+            let reload = match self.look(addr, write, permit, spare)? {
+                Look::Nothing => return Ok(()),
+                Look::Wait => {
                     bump(&self.cells.busy_retries);
                     std::thread::yield_now();
                     continue;
                 }
-                Need::Pages(n) => n,
+                Look::Pages(needed) => {
+                    while spare.len() < needed {
+                        spare.push(self.alloc_reclaiming(permit)?);
+                    }
+                    continue;
+                }
+                Look::Load(reload) => reload,
+                Look::Kill(reason) => {
+                    self.kill(reason);
+                    self.check_alive()?;
+                    continue;
+                }
             };
-            while spare.len() < needed {
-                // No lock held: this may reclaim, even from this enclave.
-                spare.push(self.alloc_reclaiming(permit)?);
-            }
-            match self.load(addr, permit, spare) {
+            match self.load(addr, reload, permit, spare) {
                 Load::Done => return Ok(()),
-                // The page changed hands meanwhile, or the SECS left too:
-                // look again.
+                // Torn down while loading: look again (and find it dead).
                 Load::Again => {}
                 Load::Kill(reason) => {
                     self.kill(reason);
@@ -97,16 +135,22 @@ impl Enclave {
         }
     }
 
-    fn what_is_needed(
+    /// The first look, under the lock: the access is checked against the
+    /// page's record; a resident page is mapped; an evicted one, if enough
+    /// pages are at hand, is marked `Loading` (the SECS reloaded first if it
+    /// was evicted) and counted as a child, so the SECS stays.
+    fn look(
         &self,
         addr: LinearAddress,
         write: bool,
         permit: &mut ReclaimPermit,
-    ) -> Result<Need, EnclaveError> {
-        let inner = self.lock(permit);
+        spare: &mut Vec<EpcPage>,
+    ) -> Result<Look, EnclaveError> {
+        let n = addr.page_number();
+        let mut inner = self.lock(permit);
         // Teardown may have removed the page since the caller looked.
         self.check_alive()?;
-        let Some(rec) = inner.pages.get(&addr.page_number()) else {
+        let Some(rec) = inner.pages.get(&n) else {
             return Err(EnclaveError::AccessViolation {
                 addr,
                 why: "no enclave page at this address",
@@ -121,63 +165,64 @@ impl Enclave {
                 why: "write to a page without write permission",
             });
         }
-        Ok(match &rec.residency {
+        match &rec.residency {
             Residency::Resident { page, .. } => {
                 if !self.pt.is_mapped(addr) {
                     self.pt
                         .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
                 }
-                Need::Nothing
+                return Ok(Look::Nothing);
             }
-            Residency::Reclaiming { .. } | Residency::Loading => Need::Wait,
-            Residency::Evicted { .. } => {
-                Need::Pages(1 + usize::from(!matches!(inner.secs, SecsState::Resident(_))))
+            Residency::Reclaiming { .. } | Residency::Loading => return Ok(Look::Wait),
+            Residency::Evicted { .. } => {}
+        }
+        let needed = 1 + usize::from(!matches!(inner.secs, SecsState::Resident(_)));
+        if spare.len() < needed {
+            return Ok(Look::Pages(needed));
+        }
+        if let SecsState::Evicted { .. } = inner.secs {
+            if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
+                return Ok(Look::Kill(reason));
             }
-        })
+        }
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("reloaded above")
+        };
+        let secs = secs.id();
+        let rec = inner.pages.get_mut(&n).expect("checked above");
+        let Residency::Evicted { sealed, slot } =
+            std::mem::replace(&mut rec.residency, Residency::Loading)
+        else {
+            unreachable!("checked above")
+        };
+        // Counted as a child from now on, so the SECS stays resident.
+        inner.children_in_epc += 1;
+        let page = spare.pop().expect("enough pages checked above");
+        Ok(Look::Load(Reload {
+            page,
+            sealed,
+            slot,
+            secs,
+        }))
     }
 
-    /// Reloads the page: under the lock, the SECS first if it was evicted,
-    /// and the page is marked `Loading`; ELDU (the crypto) runs without the
-    /// lock; under the lock again the page is mapped and listed. Returns the
-    /// reason to kill the enclave if a reload failed its integrity check.
+    /// ELDU (the crypto) without the lock; then, under the lock, the page
+    /// is mapped and listed. Returns the reason to kill the enclave if the
+    /// reload failed its integrity check.
     fn load(
         &self,
         addr: LinearAddress,
+        reload: Reload,
         permit: &mut ReclaimPermit,
         spare: &mut Vec<EpcPage>,
     ) -> Load {
         let n = addr.page_number();
-        let (page, sealed, slot, secs) = {
-            let mut inner = self.lock(permit);
-            if !matches!(
-                inner.pages.get(&n).map(|r| &r.residency),
-                Some(Residency::Evicted { .. })
-            ) {
-                return Load::Again; // loaded by another thread, or taken by teardown
-            }
-            if let SecsState::Evicted { .. } = inner.secs {
-                if spare.len() < 2 {
-                    return Load::Again; // the SECS left since we looked
-                }
-                if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
-                    return Load::Kill(reason);
-                }
-            }
-            let SecsState::Resident(secs) = &inner.secs else {
-                unreachable!("reloaded above")
-            };
-            let secs = secs.id();
-            let rec = inner.pages.get_mut(&n).expect("checked above");
-            let Residency::Evicted { sealed, slot } =
-                std::mem::replace(&mut rec.residency, Residency::Loading)
-            else {
-                unreachable!("checked above")
-            };
-            // Counted as a child from now on, so the SECS stays resident.
-            inner.children_in_epc += 1;
-            let page = spare.pop().expect("a page was allocated for the fault");
-            (page, sealed, slot, secs)
-        };
+        let Reload {
+            page,
+            sealed,
+            slot,
+            secs,
+        } = reload;
 
         let result = self
             .machine

@@ -11,12 +11,17 @@ use crate::page::EpcPage;
 use crate::permit::AllocMode;
 use crate::sync::{thread, Ordering};
 use epc_hw::{EpcPageId, NodeId};
+use std::time::Duration;
 use thiserror::Error;
 
 /// How many direct reclaims in a row may free nothing (every owner declined,
 /// or other batches hold every reclaimable page) before a reclaiming
 /// allocation gives up with `Busy` instead of spinning.
 const FRUITLESS_RECLAIMS: u32 = 64;
+
+/// The longest an allocation waits for ksgxd's next batch when it is
+/// throttled (see [`Inner::throttled`]).
+const THROTTLE_WAIT: Duration = Duration::from_micros(250);
 
 /// Why an allocation failed.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -53,7 +58,12 @@ impl EpcManager {
     pub fn alloc(&self, node: NodeId, mode: AllocMode<'_>) -> Result<EpcPage, AllocError> {
         let inner = &*self.inner;
         let s = &inner.shared;
-        let page = match s.free.take(node, &s.states) {
+        let taken = if inner.throttled(&mode) {
+            None
+        } else {
+            s.free.take(node, &s.states)
+        };
+        let page = match taken {
             Some(page) => {
                 inner.after_take();
                 page
@@ -107,7 +117,12 @@ impl EpcManager {
             return Ok(EpcPage::new(page));
         }
         inner.charge(g, matches!(mode, AllocMode::Reclaim(_)))?;
-        let page = match s.free.take(node, &s.states) {
+        let taken = if inner.throttled(&mode) {
+            None
+        } else {
+            s.free.take(node, &s.states)
+        };
+        let page = match taken {
             Some(page) => {
                 inner.after_take();
                 page
@@ -140,6 +155,18 @@ impl Inner {
         if !s.deterministic && free < s.marks.low() && s.totals.listed() > 0 {
             self.ksgxd.wake();
         }
+    }
+
+    /// Whether an allocation in `mode` should wait for ksgxd before it
+    /// takes a page: it may reclaim (so it holds no owner lock), fewer free
+    /// pages than the reserve kept for allocations that cannot reclaim are
+    /// left, and ksgxd is reclaiming (adaptive mode, `watermark.rs`).
+    #[inline]
+    fn throttled(&self, mode: &AllocMode<'_>) -> bool {
+        let s = &self.shared;
+        matches!(mode, AllocMode::Reclaim(_))
+            && s.free.nr_free() < s.marks.throttle_below()
+            && self.ksgxd.is_active()
     }
 
     /// Charges one page to `g`, reclaiming from the subtree whose limit
@@ -207,10 +234,18 @@ impl Inner {
     fn alloc_slow(&self, node: NodeId, mode: AllocMode<'_>) -> Result<EpcPageId, AllocError> {
         let s = &self.shared;
         let mut fruitless = 0;
+        let mut waited = false;
         loop {
             if self.ksgxd.is_stopping() {
                 bump(&s.counters.interrupted, 1);
                 return Err(AllocError::Interrupted);
+            }
+            if !waited && self.throttled(&mode) {
+                // Once per allocation: then take what is free, or reclaim.
+                waited = true;
+                bump(&s.counters.throttled, 1);
+                self.ksgxd.wait_for_batch(THROTTLE_WAIT);
+                continue;
             }
             if let Some(page) = s.free.take(node, &s.states) {
                 self.after_take();

@@ -15,6 +15,8 @@ pub(crate) struct CounterCells {
     pub(crate) interrupted: AtomicU64,
     pub(crate) direct_reclaims: AtomicU64,
     pub(crate) ksgxd_wakeups: AtomicU64,
+    pub(crate) ksgxd_evicted: AtomicU64,
+    pub(crate) throttled: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) pages_scanned: AtomicU64,
     pub(crate) second_chances: AtomicU64,
@@ -32,6 +34,8 @@ impl CounterCells {
             interrupted: AtomicU64::new(0),
             direct_reclaims: AtomicU64::new(0),
             ksgxd_wakeups: AtomicU64::new(0),
+            ksgxd_evicted: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             pages_scanned: AtomicU64::new(0),
             second_chances: AtomicU64::new(0),
@@ -99,6 +103,13 @@ pub struct Counters {
     pub direct_reclaims: u64,
     /// Times ksgxd woke up to reclaim.
     pub ksgxd_wakeups: u64,
+    /// Pages ksgxd evicted under global pressure (its share of `evicted`;
+    /// the rest is direct reclaim and group reclaim).
+    pub ksgxd_evicted: u64,
+    /// Allocations that waited for ksgxd's next batch instead of taking
+    /// the last free pages or reclaiming directly (adaptive mode; see
+    /// `docs/epc-mm.md`, *Throttling*).
+    pub throttled: u64,
     /// Reclaim batches run (ksgxd, direct, deterministic and explicit).
     pub batches: u64,
     /// Pages the policy examined.

@@ -63,7 +63,8 @@ impl Inner {
 
     fn reclaim_from(&self, g: usize, max: usize) -> BatchReport {
         let node = self.groups.get(g).expect("picked groups exist");
-        let report = reclaim::reclaim_pages(&self.shared, &node.list, max);
+        let progress = || self.ksgxd.progress();
+        let report = reclaim::reclaim_pages(&self.shared, &node.list, max, &progress);
         let cell = self.shared.charges.cell(g);
         cell.evicted.fetch_add(report.evicted, Ordering::Relaxed);
         report

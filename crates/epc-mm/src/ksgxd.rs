@@ -12,7 +12,12 @@
 //! The watermarks are the effective ones (`watermark.rs`): fixed, or raised
 //! by direct reclaims and decayed by quiet allocations; ksgxd refreshes
 //! them before every batch. Each batch selects its victims under the list
-//! lock and does the owners' work outside it (`reclaim.rs`).
+//! lock and does the owners' work outside it (`reclaim.rs`). In the
+//! adaptive mode a batch is the deficit to the high watermark (one to four
+//! configured batches), and allocations below the configured low
+//! watermark wait for ksgxd's batches while it reclaims
+//! (`watermark.rs`): ksgxd says when it is reclaiming and when each batch
+//! is done (`signal.rs`).
 //!
 //! Its signal is in `signal.rs`.
 
@@ -28,15 +33,21 @@ pub(crate) fn run(inner: &Inner) {
         if !should_reclaim(inner) {
             continue;
         }
-        bump(&inner.shared.counters.ksgxd_wakeups, 1);
+        let s = &inner.shared;
+        bump(&s.counters.ksgxd_wakeups, 1);
+        inner.ksgxd.set_active(true);
         while should_reclaim(inner) && !inner.ksgxd.is_stopping() {
-            let report = inner.reclaim_global(inner.shared.batch);
+            let max = s.marks.ksgxd_batch(s.free.nr_free(), s.batch);
+            let report = inner.reclaim_global(max);
+            bump(&s.counters.ksgxd_evicted, report.evicted);
+            inner.ksgxd.batch_done();
             if report.freed() == 0 {
                 // Every candidate was young, declined or busy: sleep until
                 // the next allocation asks again rather than spin.
                 break;
             }
         }
+        inner.ksgxd.set_active(false);
     }
 }
 

@@ -182,6 +182,8 @@ impl EpcManager {
             },
             direct_reclaims: read(&c.direct_reclaims),
             ksgxd_wakeups: read(&c.ksgxd_wakeups),
+            ksgxd_evicted: read(&c.ksgxd_evicted),
+            throttled: read(&c.throttled),
             batches: read(&c.batches),
             pages_scanned: read(&c.pages_scanned),
             second_chances: read(&c.second_chances),

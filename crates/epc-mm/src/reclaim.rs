@@ -22,9 +22,12 @@
 //! 4. **Write**: EWB with the owner's retry ladder; the owner hands the page
 //!    back whether or not the write succeeded.
 //! 5. **Finish**: under the list lock, the pages leave the reclaimer's
-//!    tracking and the policy learns their fate; then every owner reference
-//!    is dropped ("put"); only then do the pages go back to the free lists,
-//!    so no page is reused while its old owner can still touch it.
+//!    tracking and the policy learns their fate; then their owner
+//!    references are dropped ("put"); only then do the pages go back to the
+//!    free lists, so no page is reused while its old owner can still touch
+//!    it. Steps 4 and 5 run per chunk of [`FINISH_CHUNK`] victims, so a
+//!    batch larger than that (ksgxd's when it is behind) frees its first
+//!    pages before it has written its last.
 //!
 //! The batch buffer holds exactly `max` entries; it never grows.
 
@@ -83,8 +86,18 @@ struct Entry {
     stage: Stage,
 }
 
-/// Runs one batch of at most `max` victims taken from `list`.
-pub(crate) fn reclaim_pages(shared: &Shared, list: &Reclaimable, max: usize) -> BatchReport {
+/// Pages written and freed together at the end of a batch: a batch of more
+/// (ksgxd's, when it is behind) frees its pages in chunks of this many.
+pub(crate) const FINISH_CHUNK: usize = 16;
+
+/// Runs one batch of at most `max` victims taken from `list`; `progress`
+/// is called each time some of its pages are back on the free lists.
+pub(crate) fn reclaim_pages(
+    shared: &Shared,
+    list: &Reclaimable,
+    max: usize,
+    progress: &dyn Fn(),
+) -> BatchReport {
     let mut report = BatchReport::default();
     let mut batch: Vec<Entry> = Vec::with_capacity(max);
     isolate(shared, list, max, &mut batch, &mut report);
@@ -92,8 +105,7 @@ pub(crate) fn reclaim_pages(shared: &Shared, list: &Reclaimable, max: usize) -> 
         block(&mut batch, &mut report);
         put_back_declined(shared, list, &mut batch);
         let tracked = track(shared, &batch);
-        write(&mut batch, &tracked, &mut report);
-        finish(shared, list, &mut batch);
+        write_and_finish(shared, list, &mut batch, &tracked, &mut report, progress);
     }
     debug_assert!(batch.capacity() == max, "the batch buffer never grows");
 
@@ -187,6 +199,27 @@ fn track(shared: &Shared, batch: &[Entry]) -> Vec<Tracked> {
     proofs
 }
 
+/// Steps 4 and 5, a chunk of [`FINISH_CHUNK`] entries at a time: EWB
+/// with the owner's proof (the owner hands the page back either way), then
+/// the chunk's pages are finished and freed, and `progress` is told, so a
+/// large batch hands pages to waiting allocations as it goes rather than
+/// all at its end.
+fn write_and_finish(
+    shared: &Shared,
+    list: &Reclaimable,
+    batch: &mut Vec<Entry>,
+    tracked: &[Tracked],
+    report: &mut BatchReport,
+    progress: &dyn Fn(),
+) {
+    for chunk in batch.chunks_mut(FINISH_CHUNK) {
+        write(chunk, tracked, report);
+        finish(shared, list, chunk);
+        progress();
+    }
+    batch.clear();
+}
+
 /// Step 4: EWB with the owner's proof; the owner hands the page back either
 /// way.
 fn write(batch: &mut [Entry], tracked: &[Tracked], report: &mut BatchReport) {
@@ -217,18 +250,19 @@ fn write(batch: &mut [Entry], tracked: &[Tracked], report: &mut BatchReport) {
     }
 }
 
-/// Step 5: untrack, put the owner references, then free.
-fn finish(shared: &Shared, list: &Reclaimable, batch: &mut Vec<Entry>) {
-    let done = batch.iter().filter_map(|e| match e.stage {
+/// Step 5, for the entries of one chunk: untrack, put their owner
+/// references, then free their pages.
+fn finish(shared: &Shared, list: &Reclaimable, chunk: &mut [Entry]) {
+    let done = chunk.iter().filter_map(|e| match e.stage {
         Stage::Done { evicted } => Some((e.page, e.key, evicted)),
         _ => None,
     });
     list.finish(done, &shared.states);
-    for e in batch.iter_mut() {
+    for e in chunk.iter_mut() {
         e.owner = None;
     }
-    for e in batch.drain(..) {
-        if let Some(handle) = e.handle {
+    for e in chunk.iter_mut() {
+        if let Some(handle) = e.handle.take() {
             shared.release(handle.id());
         }
     }

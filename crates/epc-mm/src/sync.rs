@@ -91,8 +91,35 @@ impl Condvar {
         self.inner.wait(guard).unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Blocks until notified or until `timeout` has passed; the guard is
+    /// released while waiting.
+    #[cfg(not(loom))]
+    pub(crate) fn wait_timeout<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        let _ = self.inner.wait_for(&mut guard, timeout);
+        guard
+    }
+
+    /// Blocks until notified (loom models no time: the timeout is
+    /// ignored, so a model checks that a notification always comes).
+    #[cfg(loom)]
+    pub(crate) fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        _timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        self.wait(guard)
+    }
+
     pub(crate) fn notify_one(&self) {
         self.inner.notify_one();
+    }
+
+    pub(crate) fn notify_all(&self) {
+        self.inner.notify_all();
     }
 }
 

@@ -19,6 +19,22 @@
 //!   configured high watermark, if that is more): at most that share of
 //!   the EPC is kept free for ksgxd's lead.
 //!
+//! In the adaptive mode ksgxd also works harder when it is behind, and in
+//! the throttled mode the faulting threads leave it the CPU to do so (both
+//! only where the boost can rise, so on a small EPC these modes stay the
+//! fixed one):
+//!
+//! * its batch is the deficit to the effective high watermark, at least
+//!   the configured batch and at most [`MAX_BATCH_FACTOR`] times it: one
+//!   policy scan, one ETRACK and one round of IPIs per enclave serve more
+//!   pages;
+//! * (throttled mode) below the configured low watermark, while ksgxd is
+//!   reclaiming, an allocation that may reclaim waits for its next freed
+//!   pages (at most 250 µs) before it takes one of the last free pages or
+//!   reclaims directly: those pages are kept for allocations that cannot reclaim
+//!   (as Linux keeps its `min` reserve for atomic allocations, and
+//!   throttles direct reclaimers while kswapd restores it).
+//!
 //! The boost is a pure function of the allocation count: one word holds the
 //! boost and the allocation count when it was last raised, and the decay is
 //! computed from how many allocations have passed since, so a test that
@@ -37,9 +53,16 @@ pub enum Watermarks {
     /// `high_watermark`, always.
     Fixed,
     /// The configured watermarks are a floor: direct reclaims raise them,
-    /// allocations without direct reclaim let them decay (see `docs/epc-mm.md`).
+    /// allocations without direct reclaim let them decay, and ksgxd's
+    /// batch grows with its deficit (see `docs/epc-mm.md`).
     #[default]
     Adaptive,
+    /// Adaptive, and below the configured low watermark an allocation that
+    /// may reclaim waits for ksgxd's next freed pages while ksgxd reclaims
+    /// (direct-reclaim throttling): ksgxd gets ahead more often and fewer
+    /// faults reclaim directly, at a cost in latency, and in throughput
+    /// where the faulting threads could have reclaimed on idle cores.
+    Throttled,
 }
 
 impl Watermarks {
@@ -48,14 +71,16 @@ impl Watermarks {
         match self {
             Watermarks::Fixed => "fixed",
             Watermarks::Adaptive => "adaptive",
+            Watermarks::Throttled => "throttled",
         }
     }
 
-    /// The mode named `name` (`fixed` or `adaptive`).
+    /// The mode named `name` (`fixed`, `adaptive` or `throttled`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "fixed" => Some(Watermarks::Fixed),
             "adaptive" => Some(Watermarks::Adaptive),
+            "throttled" => Some(Watermarks::Throttled),
             _ => None,
         }
     }
@@ -66,6 +91,9 @@ impl fmt::Display for Watermarks {
         f.write_str(self.name())
     }
 }
+
+/// The largest ksgxd batch in the adaptive mode, in configured batches.
+pub(crate) const MAX_BATCH_FACTOR: usize = 4;
 
 /// Halvings after which any boost is zero.
 const MAX_HALVINGS: u64 = 32;
@@ -178,6 +206,37 @@ impl WatermarkControl {
             .store(self.base_high + 2 * boost, Ordering::Relaxed);
     }
 
+    /// Whether the watermarks can move: the adaptive or throttled mode on
+    /// an EPC large enough for a boost.
+    #[inline]
+    fn adapts(&self) -> bool {
+        self.mode != Watermarks::Fixed && self.max_boost > 0
+    }
+
+    /// ksgxd's next batch with `free` pages free: the configured `batch`,
+    /// or where the watermarks adapt, the deficit to the effective high
+    /// watermark within `batch ..= MAX_BATCH_FACTOR * batch`.
+    pub(crate) fn ksgxd_batch(&self, free: usize, batch: usize) -> usize {
+        if !self.adapts() {
+            return batch;
+        }
+        self.high()
+            .saturating_sub(free)
+            .clamp(batch, MAX_BATCH_FACTOR * batch)
+    }
+
+    /// Below this many free pages an allocation that may reclaim waits for
+    /// ksgxd while it reclaims: the configured low watermark in the
+    /// throttled mode where the watermarks adapt, else 0 (never).
+    #[inline]
+    pub(crate) fn throttle_below(&self) -> usize {
+        if self.mode == Watermarks::Throttled && self.adapts() {
+            self.base_low
+        } else {
+            0
+        }
+    }
+
     /// The cached effective low watermark.
     #[inline]
     pub(crate) fn low(&self) -> usize {
@@ -228,5 +287,23 @@ mod tests {
         let c = WatermarkControl::new(Watermarks::Adaptive, 32, 64, 16, 256);
         c.on_direct_reclaim(1);
         assert_eq!(c.effective(1), (32, 64));
+        assert_eq!((c.ksgxd_batch(0, 16), c.throttle_below()), (16, 0));
+    }
+
+    #[test]
+    fn batch_follows_the_deficit() {
+        let fixed = WatermarkControl::new(Watermarks::Fixed, 32, 64, 16, 4096);
+        assert_eq!((fixed.ksgxd_batch(0, 16), fixed.throttle_below()), (16, 0));
+        let t = WatermarkControl::new(Watermarks::Throttled, 32, 64, 16, 4096);
+        assert_eq!((t.ksgxd_batch(0, 16), t.throttle_below()), (64, 32));
+        let c = WatermarkControl::new(Watermarks::Adaptive, 32, 64, 16, 4096);
+        assert_eq!(c.throttle_below(), 0);
+        // At the floor (high 64): the deficit, at least one batch.
+        assert_eq!(c.ksgxd_batch(60, 16), 16);
+        assert_eq!(c.ksgxd_batch(30, 16), 34);
+        // Raised (high 192): at most four batches.
+        c.on_direct_reclaim(100);
+        assert_eq!(c.ksgxd_batch(150, 16), 42);
+        assert_eq!(c.ksgxd_batch(0, 16), 64);
     }
 }
