@@ -118,6 +118,8 @@ fn insert_mm(m: &mut CounterMap, mm: &MmDelta) {
     m.insert("skipped", mm.skipped);
     m.insert("declined", mm.declined);
     m.insert("write_failures", mm.write_failures);
+    m.insert("ksgxd_evicted", mm.ksgxd_evicted);
+    m.insert("throttled", mm.throttled);
 }
 
 /// A guest's counters: its enclaves' events summed, and its own
@@ -181,6 +183,10 @@ pub struct MmDelta {
     pub declined: u64,
     /// Write-backs that failed.
     pub write_failures: u64,
+    /// Pages ksgxd evicted (the rest of `evicted` was direct reclaim).
+    pub ksgxd_evicted: u64,
+    /// Allocations that waited for ksgxd (the `throttled` watermarks).
+    pub throttled: u64,
 }
 
 impl MmDelta {
@@ -198,6 +204,8 @@ impl MmDelta {
         self.skipped += o.skipped;
         self.declined += o.declined;
         self.write_failures += o.write_failures;
+        self.ksgxd_evicted += o.ksgxd_evicted;
+        self.throttled += o.throttled;
     }
 
     /// `now - before`.
@@ -217,6 +225,8 @@ impl MmDelta {
             skipped: now.skipped - before.skipped,
             declined: now.declined - before.declined,
             write_failures: now.write_failures - before.write_failures,
+            ksgxd_evicted: now.ksgxd_evicted - before.ksgxd_evicted,
+            throttled: now.throttled - before.throttled,
         }
     }
 }

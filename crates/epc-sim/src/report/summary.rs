@@ -116,7 +116,9 @@ pub fn run_summary(r: &RunReport) -> Table {
     t.row("", "manager".to_string());
     for k in [
         "ksgxd_wakeups",
+        "ksgxd_evicted",
         "direct_reclaims",
+        "throttled",
         "batches",
         "pages_scanned",
         "second_chances",
