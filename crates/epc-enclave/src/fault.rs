@@ -17,7 +17,9 @@ use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::{EnclaveError, KillReason};
 use crate::state::{Residency, SecsState};
-use epc_hw::{EpcPageId, Event, LeafError, LinearAddress, Perms, SealedPage, SgxError, VaSlot};
+use epc_hw::{
+    EpcPageId, Event, LeafError, LinearAddress, PageTable, Perms, SealedPage, SgxError, VaSlot,
+};
 use epc_mm::{EpcPage, ReclaimPermit};
 
 /// How a reload attempt ended.
@@ -167,7 +169,15 @@ impl Enclave {
         }
         match &rec.residency {
             Residency::Resident { page, .. } => {
-                if !self.pt.is_mapped(addr) {
+                // Resident: map it unless the entry already names this
+                // page. An entry naming another page (a corrupted page
+                // table, or a stale one) is rewritten; returning with it
+                // in place would fault again forever.
+                let right = self
+                    .pt
+                    .translate(addr)
+                    .is_some_and(|pte| pte.page == page.id());
+                if !right {
                     self.pt
                         .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
                 }

@@ -75,3 +75,36 @@ fn reading_a_tcs_page_as_data_is_an_access_error_not_a_livelock() {
     machine.validate().unwrap();
     assert_eq!(mm.free_pages(), 64);
 }
+
+#[test]
+fn a_resident_page_whose_entry_names_another_page_is_remapped_not_retried_forever() {
+    let (machine, mm) = system(64, true);
+    let e = build(&machine, &mm, 1, 2, 1);
+    let a = data_addr(&e, 0);
+    {
+        let mut th = e.thread().unwrap();
+        assert_eq!(th.read_u64(a).unwrap(), common::pattern(1, 0, 0));
+    }
+    // Point the entry at another page of the enclave that EBLOCK has
+    // blocked, as a stale page table would: the walk's fault (BLOCKED) is
+    // one the handler retries, so it must mend the entry rather than
+    // return with it in place and fault again forever. A new thread
+    // starts with an empty TLB, so its access walks the entry.
+    let pte = epc_hw::PageTable::translate(&**e.page_table(), a).unwrap();
+    let other = epc_hw::PageTable::translate(&**e.page_table(), data_addr(&e, 1))
+        .unwrap()
+        .page;
+    machine.eblock(other).unwrap();
+    e.page_table().map(a, other, pte.writable);
+    let mut th = e.thread().unwrap();
+    assert_eq!(th.read_u64(a).unwrap(), common::pattern(1, 0, 0));
+    assert_eq!(
+        epc_hw::PageTable::translate(&**e.page_table(), a).map(|p| p.page),
+        Some(pte.page),
+        "the fault handler rewrote the entry"
+    );
+    drop(th);
+    e.destroy();
+    machine.validate().unwrap();
+    assert_eq!(mm.free_pages(), 64);
+}
