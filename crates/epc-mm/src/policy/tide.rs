@@ -41,6 +41,17 @@
 //!   whole cache and Tide becomes FIFO-with-promotion, close to CLOCK; on
 //!   loops and scans it stays small and protects `M`.
 //!
+//! * **a reversal while the first fill is protected**: during the first
+//!   `WARMUP` × *c* evictions, a fault on the key evicted from `S` just
+//!   before the previous ghost fault's key (ghost faults in reverse
+//!   eviction order: a recent scan being walked back) neither moves the
+//!   target nor joins `M`'s tail: it joins `M` next to the hand, where the
+//!   next victim search finds it. Such a page is used once on the way back;
+//!   at the tail it would push out, one per fault, the first fill that the
+//!   walk back reaches last (and growing the target would let `S` take
+//!   over the rest). Later the normal rule applies, so a trace that keeps
+//!   reversing (zigzag) still turns Tide into FIFO-with-promotion.
+//!
 //! The cache size is taken as the resident count at each victim scan (the
 //! manager asks for victims only when it needs pages), so the policy needs
 //! no configuration.
@@ -80,6 +91,8 @@ pub struct Tide {
     /// Target size of `small`.
     target: f64,
     has_evicted: bool,
+    /// Eviction number of the latest ghost that faulted back.
+    last_ghost_seq: u64,
 }
 
 /// A page's state: the queue it is in (or was isolated from) and its
@@ -95,6 +108,11 @@ struct Entry {
 /// spends one instead of being evicted (S3-FIFO's 2-bit counter, fed by
 /// accessed bits instead of hits).
 const MAX_FREQ: u8 = 3;
+
+/// How long (in evictions, as a multiple of the cache size) a reversal is
+/// treated as walking back over the first fill; see the module
+/// documentation.
+const WARMUP: u64 = 3;
 
 const SMALL: usize = 0;
 const MAIN: usize = 1;
@@ -112,6 +130,7 @@ impl Default for Tide {
             capacity: 0,
             target: 0.0,
             has_evicted: false,
+            last_ghost_seq: 0,
         }
     }
 }
@@ -180,11 +199,21 @@ impl ReclaimPolicy for Tide {
 
     fn inserted(&mut self, key: PageKey) {
         let (gs, gm) = (self.ghost_small as f64, self.ghost_main as f64);
-        let ghost = self.ghosts.remove(&key).map(|(from, _)| from);
-        if let Some(from) = ghost {
+        let found = self.ghosts.remove(&key);
+        let ghost = found.map(|(from, _)| from);
+        let mut walked_back = false;
+        if let Some((from, seq)) = found {
             self.forget_count(from);
+            walked_back = from == From::Small
+                && seq + 1 == self.last_ghost_seq
+                && self.evictions <= WARMUP * self.capacity as u64;
+            self.last_ghost_seq = seq;
         }
-        if ghost == Some(From::Small) {
+        if walked_back {
+            let hand = self.lists.front(MAIN);
+            self.lists
+                .insert_before(MAIN, key, hand, self.main_entry(0));
+        } else if ghost == Some(From::Small) {
             let d = if gs >= gm { 1.0 } else { gm / gs };
             self.target = (self.target + d).min(self.capacity as f64);
             self.lists.push_back(MAIN, key, self.main_entry(0));
