@@ -32,8 +32,8 @@
 //!   `Gm`. The credit is S3-FIFO's 2-bit counter with accessed bits for
 //!   hits: a page found accessed at several turns of the hand survives as
 //!   many idle turns, which is what frequency-skewed traces (databases,
-//!   block and web caches) reward. Ghost lists hold at most as many keys as
-//!   the cache.
+//!   block and web caches) reward. Ghost lists hold the keys of the last
+//!   4/5 × *c* evictions.
 //! * **adaptation**: a fault on a key in `Gs` means probation was too short:
 //!   the target grows by `max(1, |Gm| / |Gs|)`; one in `Gm` means the main
 //!   queue was too small: it shrinks by `max(1, |Gs| / |Gm|)` (ARC's rule).
@@ -75,7 +75,8 @@ pub struct Tide {
     /// the queue it came from.
     lists: KeyLists<Entry>,
     /// Evicted keys: where they were evicted from and the eviction's
-    /// sequence number. Only the last `capacity` evictions count.
+    /// sequence number. Only the last `GHOST_WINDOW` × `capacity`
+    /// evictions count.
     ghosts: FxHashMap<PageKey, (From, u64)>,
     /// Evictions in order, to expire ghosts.
     ghost_order: std::collections::VecDeque<(PageKey, u64)>,
@@ -108,6 +109,15 @@ struct Entry {
 /// spends one instead of being evicted (S3-FIFO's 2-bit counter, fed by
 /// accessed bits instead of hits).
 const MAX_FREQ: u8 = 3;
+
+/// The ghost window, as a fraction of the cache (numerator, denominator):
+/// a fault counts as a ghost hit if its key was evicted within the last
+/// 4/5 × *c* evictions. Measured with `policy_goals` (docs/POLICIES.md):
+/// 0.7–0.9 *c* all meet the goals, 0.8 best on all three means; a whole
+/// *c* leaves sprite at 40 % just over the guard, 1.5 *c* and more let
+/// zigzag and backf steer the target wrongly. (S3-FIFO's ghost queue is
+/// 0.9 of the cache.)
+const GHOST_WINDOW: (u64, u64) = (4, 5);
 
 /// How long (in evictions, as a multiple of the cache size) a reversal is
 /// treated as walking back over the first fill; see the module
@@ -146,10 +156,11 @@ impl Tide {
         self.target
     }
 
-    /// Records an eviction and expires ghosts older than the window: a
-    /// fault on a key evicted more than `capacity` evictions ago would not
-    /// have been a hit in a cache twice as large either, so it is no
-    /// evidence for either queue (this keeps loops longer than that window
+    /// Records an eviction and expires ghosts older than the window
+    /// (`GHOST_WINDOW` of the cache): a fault on a key evicted more than
+    /// about `capacity` evictions ago would not have been a hit in a cache
+    /// twice as large either, so it is no evidence for either queue (this
+    /// keeps loops longer than that window
     /// from steering the target).
     fn remember(&mut self, key: PageKey, from: From) {
         self.evictions += 1;
@@ -162,7 +173,7 @@ impl Tide {
             From::Main => self.ghost_main += 1,
         }
         self.ghost_order.push_back((key, seq));
-        let window = self.capacity.max(1) as u64;
+        let window = (self.capacity as u64 * GHOST_WINDOW.0 / GHOST_WINDOW.1).max(1);
         while let Some(&(k, s)) = self.ghost_order.front() {
             if seq - s < window {
                 break;
