@@ -6,15 +6,16 @@
 #   scripts/record_program_traces.sh [DIR]
 #
 # * xz:     `xz -2` compressing a fixed 256 KiB pseudo-random-text file;
-# * sqlite: python3 running a small deterministic SQLite workload
-#           (inserts, an index, range queries, updates);
-# * gcc:    gcc -O1 (its cc1) compiling a generated C file (60 small
+# * sqlite: the sqlite3 shell running a small deterministic SQL workload
+#           (inserts, an index, range queries, updates) in memory;
+# * gcc:    gcc -O1 (its cc1) compiling a generated C file (12 small
 #           functions).
 #
 # The traces are large (tens of MB compressed) and are not committed; this
 # script makes them again (the programs' versions are those of the machine,
-# so exact counts can differ between machines). Needs valgrind, xz, python3
-# and gcc. Takes a few minutes (lackey slows programs down about 50x).
+# so exact counts can differ between machines). Needs valgrind, xz, python3,
+# gcc and sqlite3 (apt-get install valgrind sqlite3). Takes a few minutes
+# (lackey slows programs down about 50x).
 set -eu
 DIR=${1:-target/program-traces}
 mkdir -p "$DIR"
@@ -37,34 +38,32 @@ with open(sys.argv[1], 'w') as f:
 PY
 "$EPC" trace record -o "$DIR/xz.trace.zst" -- xz -2 -k -c "$WORK/input.txt" >/dev/null
 
-cat >"$WORK/db.py" <<'PY'
-import sqlite3, random
+# The sqlite3 shell itself (no interpreter around it): a generated,
+# deterministic SQL workload on an in-memory database.
+python3 - "$WORK/db.sql" <<'PY'
+import sys, random
 r = random.Random(14)
-db = sqlite3.connect(':memory:')
-db.execute('create table t (id integer primary key, k integer, v text)')
-db.executemany('insert into t (k, v) values (?, ?)',
-               ((r.randrange(100000), 'x' * r.randrange(10, 200)) for _ in range(3000)))
-db.execute('create index tk on t (k)')
-for _ in range(100):
-    lo = r.randrange(100000)
-    db.execute('select count(*), sum(length(v)) from t where k between ? and ?', (lo, lo + 500)).fetchone()
-    db.execute('update t set v = ? where id = ?', ('y' * r.randrange(10, 200), r.randrange(1, 3001)))
-db.commit()
+with open(sys.argv[1], 'w') as f:
+    f.write('create table t (id integer primary key, k integer, v text);\nbegin;\n')
+    for _ in range(3000):
+        f.write(f"insert into t (k, v) values ({r.randrange(100000)}, '{'x' * r.randrange(10, 200)}');\n")
+    f.write('commit;\ncreate index tk on t (k);\n')
+    for _ in range(100):
+        lo = r.randrange(100000)
+        f.write(f'select count(*), sum(length(v)) from t where k between {lo} and {lo + 500};\n')
+        f.write(f"update t set v = '{'y' * r.randrange(10, 200)}' where id = {r.randrange(1, 3001)};\n")
 PY
-# The interpreter itself, not a wrapper script (pyenv shims are shell
-# scripts, and valgrind does not follow the exec).
-PY=$(python3 -c 'import sys; print(sys.executable)')
-"$EPC" trace record -o "$DIR/sqlite.trace.zst" -- "$PY" "$WORK/db.py"
+"$EPC" trace record -o "$DIR/sqlite.trace.zst" -- sqlite3 :memory: ".read $WORK/db.sql" >/dev/null
 
 python3 - "$WORK/prog.c" <<'PY'
 import sys
 with open(sys.argv[1], 'w') as f:
     # No #include: cc1 run directly has no system include path.
     f.write('int printf(const char *, ...);\n')
-    for i in range(60):
+    for i in range(12):
         f.write(f'static int f{i}(int x) {{ int s = 0; for (int j = 0; j < x; j++) s += (j * {i + 1}) ^ (s >> 3); return s; }}\n')
     f.write('int main(void) { long t = 0;\n')
-    for i in range(60):
+    for i in range(12):
         f.write(f'  t += f{i}({i});\n')
     f.write('  printf("%ld\\n", t); return 0; }\n')
 PY

@@ -25,7 +25,10 @@
 //! straddles a page boundary touches both pages); `I` lines and the
 //! `==pid==`/`--pid--` banner lines are skipped; consecutive references to
 //! the same page are collapsed into one (a page is emitted only if it
-//! differs from the last page emitted).
+//! differs from the last page emitted). Records cut short by interleaved
+//! writes (`I  049edb7I  049e39f0,2`, two writers sharing valgrind's log)
+//! are skipped and counted, never read
+//! ([`TraceReader::cut_records`]); the whole record after them is read.
 //!
 //! # Binary
 //!

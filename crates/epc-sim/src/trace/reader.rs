@@ -229,6 +229,18 @@ impl TraceReader {
         self.count
     }
 
+    /// Records of a lackey trace cut short by interleaved writes and
+    /// skipped so far (always 0 for other formats); see the
+    /// [module documentation](super#lackey). At the end of a trace that
+    /// had some, the reader prints one line to standard error saying how
+    /// many and where the first was.
+    pub fn cut_records(&self) -> u64 {
+        match &self.inner {
+            Inner::Lackey(r) => r.cut_records(),
+            _ => 0,
+        }
+    }
+
     /// The next page id; `Ok(None)` at the end.
     pub fn next_page(&mut self) -> Result<Option<u64>, TraceError> {
         if self.done {
@@ -247,6 +259,17 @@ impl TraceReader {
             }
             Ok(None) => {
                 self.done = true;
+                if let Inner::Lackey(r) = &self.inner {
+                    if let Some(line) = r.first_cut_line() {
+                        eprintln!(
+                            "{}: skipped {} lackey record(s) cut short by interleaved writes \
+                             (the first on line {line}; a program that forks shares valgrind's \
+                             log with its child)",
+                            self.path.display(),
+                            r.cut_records()
+                        );
+                    }
+                }
                 if self.count == 0 {
                     Err(TraceError::Empty {
                         path: self.path.clone(),

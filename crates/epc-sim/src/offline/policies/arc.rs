@@ -12,8 +12,14 @@
 //! form).
 
 use super::OfflinePolicy;
-use epc_mm::KeyList;
+use epc_mm::KeyLists;
 use epc_mm::PageKey;
+
+/// The four lists, queues of `ArcCache::lists`.
+const T1: usize = 0;
+const T2: usize = 1;
+const B1: usize = 2;
+const B2: usize = 3;
 
 /// Where the miss being handled was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +35,11 @@ enum Origin {
 pub struct ArcCache {
     c: usize,
     p: f64,
-    t1: KeyList,
-    t2: KeyList,
-    b1: KeyList,
-    b2: KeyList,
+    /// T1, T2, B1 and B2 as the queues of one set of lists: one hash
+    /// lookup finds a key's list, and moving a key between lists (a hit
+    /// in T1, an eviction into a ghost list, a ghost hit) relinks it
+    /// instead of removing it from one map and inserting it in another.
+    lists: KeyLists<()>,
     /// The miss in progress (set by `missed`, used by `evict`/`inserted`).
     pending: Option<(PageKey, Origin)>,
 }
@@ -43,10 +50,7 @@ impl ArcCache {
         ArcCache {
             c: capacity.max(1),
             p: 0.0,
-            t1: KeyList::default(),
-            t2: KeyList::default(),
-            b1: KeyList::default(),
-            b2: KeyList::default(),
+            lists: KeyLists::new(4),
             pending: None,
         }
     }
@@ -58,19 +62,21 @@ impl ArcCache {
 
     /// REPLACE(x, p) of Figure 4: evicts T1's LRU to B1 or T2's LRU to B2.
     fn replace(&mut self, from_b2: bool) -> Option<PageKey> {
-        let t1 = self.t1.len();
-        if t1 >= 1 && ((from_b2 && t1 as f64 == self.p) || t1 as f64 > self.p) {
-            let k = self.t1.pop_front()?;
-            self.b1.push_back(k);
-            Some(k)
-        } else if let Some(k) = self.t2.pop_front() {
-            self.b2.push_back(k);
-            Some(k)
+        let t1 = self.len_of(T1);
+        let (from, to) = if t1 >= 1 && ((from_b2 && t1 as f64 == self.p) || t1 as f64 > self.p) {
+            (T1, B1)
+        } else if self.len_of(T2) > 0 {
+            (T2, B2)
         } else {
-            let k = self.t1.pop_front()?;
-            self.b1.push_back(k);
-            Some(k)
-        }
+            (T1, B1)
+        };
+        let k = self.lists.front(from)?;
+        self.lists.move_to_back(to, k);
+        Some(k)
+    }
+
+    fn len_of(&self, q: usize) -> usize {
+        self.lists.queue_len(q)
     }
 }
 
@@ -80,37 +86,34 @@ impl OfflinePolicy for ArcCache {
     }
 
     fn hit(&mut self, key: PageKey, _at: u64) {
-        // Case I: to T2's MRU end.
-        if self.t1.remove(key) {
-            self.t2.push_back(key);
-        } else {
-            self.t2.move_to_back(key);
-        }
+        // Case I: to T2's MRU end (from T1, or within T2).
+        self.lists.move_to_back(T2, key);
     }
 
     fn missed(&mut self, key: PageKey, _at: u64) {
-        let (b1, b2) = (self.b1.len() as f64, self.b2.len() as f64);
-        let origin = if self.b1.contains(key) {
+        let (b1, b2) = (self.len_of(B1) as f64, self.len_of(B2) as f64);
+        let found = self.lists.queue_of(key);
+        let origin = if found == Some(B1) {
             // Case II.
             let d = if b1 >= b2 { 1.0 } else { b2 / b1 };
             self.p = (self.p + d).min(self.c as f64);
             Origin::B1
-        } else if self.b2.contains(key) {
+        } else if found == Some(B2) {
             // Case III.
             let d = if b2 >= b1 { 1.0 } else { b1 / b2 };
             self.p = (self.p - d).max(0.0);
             Origin::B2
         } else {
             // Case IV: trim the directory before the replacement.
-            let l1 = self.t1.len() + self.b1.len();
-            let total = l1 + self.t2.len() + self.b2.len();
+            let l1 = self.len_of(T1) + self.len_of(B1);
+            let total = l1 + self.len_of(T2) + self.len_of(B2);
             if l1 == self.c {
-                if self.t1.len() < self.c {
-                    self.b1.pop_front();
+                if self.len_of(T1) < self.c {
+                    self.lists.pop_front(B1);
                 }
                 // Else T1's LRU page itself is dropped, in `evict`.
             } else if l1 < self.c && total >= self.c && total >= 2 * self.c {
-                self.b2.pop_front();
+                self.lists.pop_front(B2);
             }
             Origin::New
         };
@@ -127,16 +130,14 @@ impl OfflinePolicy for ArcCache {
             }
         };
         match origin {
-            Origin::B1 => {
-                self.b1.remove(key);
-                self.t2.push_back(key);
-            }
-            Origin::B2 => {
-                self.b2.remove(key);
-                self.t2.push_back(key);
+            Origin::B1 | Origin::B2 => {
+                // Out of its ghost list, to T2's MRU end.
+                if !self.lists.move_to_back(T2, key) {
+                    self.lists.push_back(T2, key, ());
+                }
             }
             Origin::New => {
-                self.t1.push_back(key);
+                self.lists.push_back(T1, key, ());
             }
         }
     }
@@ -144,10 +145,10 @@ impl OfflinePolicy for ArcCache {
     fn evict(&mut self, _at: u64) -> Option<PageKey> {
         match self.pending {
             Some((_, Origin::New))
-                if self.t1.len() + self.b1.len() == self.c && self.t1.len() == self.c =>
+                if self.len_of(T1) + self.len_of(B1) == self.c && self.len_of(T1) == self.c =>
             {
                 // Case IV.A with T1 full: its LRU leaves without a ghost.
-                self.t1.pop_front()
+                self.lists.pop_front(T1).map(|(k, ())| k)
             }
             Some((_, origin)) => self.replace(origin == Origin::B2),
             None => self.replace(false),
@@ -155,13 +156,10 @@ impl OfflinePolicy for ArcCache {
     }
 
     fn removed(&mut self, key: PageKey) {
-        self.t1.remove(key);
-        self.t2.remove(key);
-        self.b1.remove(key);
-        self.b2.remove(key);
+        self.lists.remove(key);
     }
 
     fn len(&self) -> usize {
-        self.t1.len() + self.t2.len()
+        self.len_of(T1) + self.len_of(T2)
     }
 }
