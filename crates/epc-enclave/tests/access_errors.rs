@@ -94,7 +94,7 @@ fn a_resident_page_whose_entry_names_another_page_is_remapped_not_retried_foreve
     let other = epc_hw::PageTable::translate(&**e.page_table(), data_addr(&e, 1))
         .unwrap()
         .page;
-    machine.eblock(other).unwrap();
+    assert!(machine.eblock(other).unwrap().warning.is_none());
     e.page_table().map(a, other, pte.writable);
     let mut th = e.thread().unwrap();
     assert_eq!(th.read_u64(a).unwrap(), common::pattern(1, 0, 0));
