@@ -4,6 +4,7 @@ use crate::cost::Event;
 use crate::epcm::{EpcmEntry, PageType, Perms, SecInfo};
 use crate::error::{gp, pf, GpCause, LeafResult, Operand, PfCause, SgxError};
 use crate::ids::{EnclaveId, EpcPageId, LinearAddress, PAGE_SIZE};
+use crate::machine::SecsRef;
 use crate::secs::{valid_range, SecsControl};
 use crate::Machine;
 use std::sync::atomic::Ordering;
@@ -230,7 +231,7 @@ impl Machine {
 
     /// The control block of a SECS operand, or #PF if the page is not a
     /// valid SECS.
-    pub(crate) fn secs_operand(&self, secs_page: EpcPageId) -> LeafResult<Arc<SecsControl>> {
+    pub(crate) fn secs_operand(&self, secs_page: EpcPageId) -> LeafResult<SecsRef<'_>> {
         let slot = self.slot_of(secs_page, Operand::Secs)?;
         let e = *slot.epcm.lock();
         if !e.valid {
@@ -239,7 +240,7 @@ impl Machine {
         if e.secinfo.page_type != PageType::Secs {
             return Err(pf(Operand::Secs, PfCause::WrongType));
         }
-        self.secs_control(secs_page)
+        self.secs_ref(secs_page)
             .ok_or(pf(Operand::Secs, PfCause::WrongType))
     }
 }

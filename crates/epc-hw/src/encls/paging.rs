@@ -5,6 +5,7 @@ use crate::crypto::MacHeader;
 use crate::epcm::{EpcmEntry, PageType, SecInfo};
 use crate::error::{gp, pf, Done, GpCause, LeafResult, Operand, PfCause, SgxError, SgxWarning};
 use crate::ids::{EnclaveId, EpcPageId, LinearAddress, VaSlot, VA_SLOTS_PER_PAGE};
+use crate::machine::SecsRef;
 use crate::secs::SecsControl;
 use crate::Machine;
 use std::fmt;
@@ -102,7 +103,7 @@ impl Machine {
             }
             let secs_page = entry.secs.expect("child pages name their SECS");
             let control = self
-                .secs_control(secs_page)
+                .secs_ref(secs_page)
                 .expect("a child page's SECS is resident");
             let tracking = control.tracking.lock();
             let mut e = slot.epcm.lock();
@@ -169,7 +170,7 @@ impl Machine {
             check_va_page(&va.epcm.lock())?;
 
             // Per type: who owns the page, and whether it may leave.
-            let mut owner: Option<(Arc<SecsControl>, _)> = None;
+            let mut owner: Option<(SecsRef<'_>, _)> = None;
             let (header_eid, pcmd_eid) = match entry.secinfo.page_type {
                 PageType::Reg | PageType::Tcs | PageType::Trim => {
                     let secs_page = entry.secs.expect("child pages name their SECS");
