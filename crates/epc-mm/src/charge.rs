@@ -21,11 +21,14 @@
 //! reclaim brings it down (`over`). `validate()` uses that: a group above
 //! its limit without `over` means a charge passed a limit.
 
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use epc_hw::EpcPageId;
 
-/// The most groups a manager can have, the root included.
+/// The most groups a manager can have, the root included. A page's group
+/// is kept in one byte, so this cannot grow past 256.
 pub const MAX_GROUPS: usize = 256;
+
+const _: () = assert!(MAX_GROUPS <= u8::MAX as usize + 1);
 
 /// `max` of a group without a limit.
 pub(crate) const UNLIMITED: usize = usize::MAX;
@@ -73,7 +76,8 @@ impl Cell {
 #[derive(Debug)]
 pub(crate) struct Charges {
     cells: Box<[Cell]>,
-    page_group: Box<[AtomicU32]>,
+    /// Each page's group, one byte per page.
+    page_group: Box<[AtomicU8]>,
 }
 
 impl Charges {
@@ -82,7 +86,7 @@ impl Charges {
     pub(crate) fn new(total: usize) -> Self {
         Charges {
             cells: (0..MAX_GROUPS).map(|_| Cell::new()).collect(),
-            page_group: (0..total).map(|_| AtomicU32::new(0)).collect(),
+            page_group: (0..total).map(|_| AtomicU8::new(0)).collect(),
         }
     }
 
@@ -109,7 +113,8 @@ impl Charges {
     /// Records that `page` is charged to `g` (by its new holder).
     #[inline]
     pub(crate) fn set_group(&self, page: EpcPageId, g: usize) {
-        self.page_group[page.index()].store(g as u32, Ordering::Relaxed);
+        debug_assert!(g < MAX_GROUPS);
+        self.page_group[page.index()].store(g as u8, Ordering::Relaxed);
     }
 
     /// Charges one page to `g` and its ancestors below the root. On a limit,
