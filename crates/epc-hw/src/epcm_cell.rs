@@ -118,6 +118,23 @@ impl EpcmCell {
         EpcmCell(Mutex::new(Packed::pack(&EpcmEntry::FREE)))
     }
 
+    /// The page type if the entry is valid, read without unpacking the
+    /// rest (the operand checks that need no other field).
+    #[inline]
+    pub(crate) fn page_type(&self) -> Option<PageType> {
+        let w = self.0.lock().addr_flags.0[0];
+        (w & VALID as u32 != 0).then(|| {
+            PageType::from_u8(((w >> TYPE_SHIFT) & 7) as u8)
+                .expect("only valid page types are packed")
+        })
+    }
+
+    /// Replaces the entry (no need to unpack the old one).
+    #[inline]
+    pub(crate) fn set(&self, e: &EpcmEntry) {
+        *self.0.lock() = Packed::pack(e);
+    }
+
     /// Locks the entry; the guard derefs to an unpacked copy and writes it
     /// back when dropped.
     #[inline]
@@ -127,7 +144,7 @@ impl EpcmCell {
         EpcmGuard {
             guard,
             entry,
-            original: entry,
+            dirty: false,
         }
     }
 }
@@ -136,7 +153,8 @@ impl EpcmCell {
 pub(crate) struct EpcmGuard<'a> {
     guard: MutexGuard<'a, Packed>,
     entry: EpcmEntry,
-    original: EpcmEntry,
+    /// The entry was borrowed mutably: pack it back.
+    dirty: bool,
 }
 
 impl Deref for EpcmGuard<'_> {
@@ -151,6 +169,7 @@ impl Deref for EpcmGuard<'_> {
 impl DerefMut for EpcmGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut EpcmEntry {
+        self.dirty = true;
         &mut self.entry
     }
 }
@@ -158,7 +177,7 @@ impl DerefMut for EpcmGuard<'_> {
 impl Drop for EpcmGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.entry != self.original {
+        if self.dirty {
             *self.guard = Packed::pack(&self.entry);
         }
     }
@@ -210,10 +229,12 @@ mod tests {
             g.block_epoch = 1 << 40;
             g.modify_epoch = Some(7);
         }
+        assert_eq!(c.page_type(), Some(PageType::Reg));
         let e = *c.lock();
         assert!(e.valid);
         assert_eq!((e.block_epoch, e.modify_epoch), (1 << 40, Some(7)));
-        *c.lock() = EpcmEntry::FREE;
-        assert_eq!(*c.lock(), EpcmEntry::FREE);
+        c.set(&EpcmEntry::FREE);
+        let e = *c.lock();
+        assert_eq!((e, c.page_type()), (EpcmEntry::FREE, None));
     }
 }

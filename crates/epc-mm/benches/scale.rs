@@ -10,6 +10,11 @@
 //! (default 5: the machine is shared, and a preempted round only ever looks
 //! slower).
 //!
+//! First, the manager's resident memory per page in use: `SCALE_IN_USE`
+//! pages (default 262,144) allocated in a 128 GiB EPC, then put on the
+//! reclaimable list (the list's slot and key maps and the FIFO policy's
+//! queue), each step's growth divided by the pages.
+//!
 //! The `alloc` + `free` loop holds a window of 64 pages and frees the
 //! oldest as it allocates, so the free list's FIFO order walks the whole
 //! EPC over a run: at 128 GiB every allocation meets a page the loop has
@@ -118,6 +123,39 @@ fn pipeline(mgr: &EpcManager, batches: u64) -> f64 {
     total.as_nanos() as f64 / (batches * BATCH as u64) as f64
 }
 
+/// Resident bytes per page that `in_use` allocations, and then marking
+/// them reclaimable, add to a fresh 128 GiB manager.
+fn per_page_memory(in_use: u32) -> Option<(f64, f64)> {
+    let mgr = EpcManager::new(ManagerConfig::with_pages(1 << 25)).ok()?;
+    let owner = Arc::new(NoopOwner {
+        pages: Mutex::new(Vec::new()),
+    });
+    let weak: Weak<dyn PageOwner> = Arc::downgrade(&owner) as Weak<dyn PageOwner>;
+    let mut pages = Vec::with_capacity(in_use as usize);
+    let before = rss_kib()?;
+    for _ in 0..in_use {
+        pages.push(mgr.alloc(NodeId(0), AllocMode::NoReclaim).ok()?);
+    }
+    // The handles themselves (4 bytes each, written into the vector as it
+    // fills) are the caller's, not the manager's: subtracted below.
+    let allocated = rss_kib()?;
+    for (i, p) in pages.iter().enumerate() {
+        mgr.mark_reclaimable(p, PageKey::new(OwnerId(1), i as u64), weak.clone())
+            .ok()?;
+    }
+    let marked = rss_kib()?;
+    let per = |kib: u64| kib as f64 * 1024.0 / f64::from(in_use);
+    let handle = std::mem::size_of::<EpcPage>() as f64;
+    let r = (per(allocated - before) - handle, per(marked - allocated));
+    for p in &pages {
+        mgr.unmark_reclaimable(p).ok()?;
+    }
+    for p in pages {
+        mgr.free(p).ok()?;
+    }
+    Some(r)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments.
     let sizes: Vec<u64> = std::env::var("SCALE_SIZES")
@@ -127,6 +165,14 @@ fn main() {
         .collect();
     let pairs: u64 = env_or("SCALE_PAIRS", 2_000_000);
     let rounds: u32 = env_or("SCALE_ROUNDS", 5).max(1);
+    // First, while the heap holds no freed memory that would hide growth.
+    let in_use: u32 = env_or("SCALE_IN_USE", 262_144);
+    if let Some((alloc, marked)) = per_page_memory(in_use) {
+        println!(
+            "manager memory per page in use ({in_use} pages of a 128 GiB EPC): \
+             {alloc:.1} bytes allocated, {marked:.1} more on the reclaimable list"
+        );
+    }
     println!("| EPC | pages | creation | resident at creation | alloc + free | reclaim pipeline |");
     println!("|---|---:|---:|---:|---:|---:|");
     for mib in sizes {

@@ -82,7 +82,7 @@ impl Machine {
             }
             let _busy = slot.exclusive_for(Operand::Target)?;
             let _secs_busy = secs_slot.shared_for(Operand::Secs)?;
-            if slot.epcm.lock().valid {
+            if slot.epcm.page_type().is_some() {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
             }
             let control = self.secs_operand(secs_page)?;
@@ -233,12 +233,10 @@ impl Machine {
     /// valid SECS.
     pub(crate) fn secs_operand(&self, secs_page: EpcPageId) -> LeafResult<SecsRef<'_>> {
         let slot = self.slot_of(secs_page, Operand::Secs)?;
-        let e = *slot.epcm.lock();
-        if !e.valid {
-            return Err(pf(Operand::Secs, PfCause::NotValid));
-        }
-        if e.secinfo.page_type != PageType::Secs {
-            return Err(pf(Operand::Secs, PfCause::WrongType));
+        match slot.epcm.page_type() {
+            None => return Err(pf(Operand::Secs, PfCause::NotValid)),
+            Some(PageType::Secs) => {}
+            Some(_) => return Err(pf(Operand::Secs, PfCause::WrongType)),
         }
         self.secs_ref(secs_page)
             .ok_or(pf(Operand::Secs, PfCause::WrongType))
