@@ -80,7 +80,7 @@ impl PageData {
 }
 
 /// The contents of [`SLAB_PAGES`] consecutive pages, allocated together.
-type Slab = Box<[PageData]>;
+type Slab = Box<[PageData; SLAB_PAGES]>;
 
 /// Bit of [`PageSlot::busy`] held by an exclusive leaf.
 const EXCLUSIVE: u32 = 1 << 31;
@@ -256,11 +256,11 @@ impl<'a> Slot<'a> {
     #[inline]
     pub(crate) fn data(self) -> &'a PageData {
         &self.slab.get_or_init(|| {
-            (0..SLAB_PAGES)
-                .map(|_| PageData::new())
-                .collect::<Vec<_>>()
-                .into_boxed_slice()
-        })[self.at]
+            let pages: Box<[PageData]> = (0..SLAB_PAGES).map(|_| PageData::new()).collect();
+            pages
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("SLAB_PAGES pages"))
+        })[self.at % SLAB_PAGES]
     }
 
     /// [`PageSlot::try_exclusive`], for as long as the slot lives.
@@ -292,27 +292,31 @@ impl<'a> Slot<'a> {
     }
 }
 
-/// The state of [`CHUNK_PAGES`] pages and their contents' slabs.
+/// Slabs per chunk.
+const CHUNK_SLABS: usize = CHUNK_PAGES / SLAB_PAGES;
+
+/// The state of [`CHUNK_PAGES`] pages and their contents' slabs (a fixed
+/// number of slab cells, so that the TLB-hit path indexes them with no
+/// bounds check: its page index is already below `CHUNK_PAGES`).
 struct Chunk {
     slots: Box<[PageSlot]>,
-    slabs: Box<[OnceLock<Slab>]>,
+    slabs: Box<[OnceLock<Slab>; CHUNK_SLABS]>,
 }
 
 impl Chunk {
     fn new(len: usize) -> Chunk {
         Chunk {
             slots: (0..len).map(|_| PageSlot::new()).collect(),
-            slabs: (0..len.div_ceil(SLAB_PAGES))
-                .map(|_| OnceLock::new())
-                .collect(),
+            slabs: Box::new([const { OnceLock::new() }; CHUNK_SLABS]),
         }
     }
 
     #[inline]
     fn slot(&self, i: usize) -> Option<Slot<'_>> {
+        let i = i % CHUNK_PAGES;
         Some(Slot {
             slot: self.slots.get(i)?,
-            slab: self.slabs.get(i / SLAB_PAGES)?,
+            slab: &self.slabs[i / SLAB_PAGES],
             at: i % SLAB_PAGES,
         })
     }
