@@ -34,7 +34,7 @@ impl PageType {
         matches!(self, PageType::Tcs | PageType::Reg | PageType::Trim)
     }
 
-    fn from_u8(v: u8) -> Option<PageType> {
+    pub(crate) fn from_u8(v: u8) -> Option<PageType> {
         Some(match v {
             0 => PageType::Secs,
             1 => PageType::Tcs,

@@ -55,6 +55,7 @@ mod crypto;
 mod encls;
 mod epc;
 pub mod epcm;
+mod epcm_cell;
 pub mod error;
 pub mod ids;
 mod lp;

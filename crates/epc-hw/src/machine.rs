@@ -6,13 +6,13 @@
 use crate::config::{ConfigError, EpcLayout, MachineConfig};
 use crate::cost::Ledger;
 use crate::crypto::{KeyError, PagingKey};
-use crate::epc::{Epc, PageSlot};
+use crate::epc::{Epc, Slot};
 use crate::epcm::EpcmEntry;
 use crate::error::{pf, LeafError, Operand, PfCause};
 use crate::ids::{EnclaveId, EpcPageId, LinearAddress};
 use crate::lp::LpRegistry;
 use crate::secs::SecsControl;
-use parking_lot::RwLock;
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,6 +23,10 @@ use thiserror::Error;
 /// Resident SECS control blocks by page. Page ids are small dense integers,
 /// so they are their own hash; SipHash showed up at 5% of an EWB+ELDU pair.
 pub(crate) type SecsMap = HashMap<EpcPageId, Arc<SecsControl>, BuildHasherDefault<PageIdHasher>>;
+
+/// A resident SECS's control block, borrowed from [`SecsMap`] (see
+/// [`Machine::secs_ref`]).
+pub(crate) type SecsRef<'a> = MappedRwLockReadGuard<'a, SecsControl>;
 
 /// The identity hash of a page id.
 #[derive(Default)]
@@ -161,8 +165,20 @@ impl Machine {
     }
 
     /// The page slot of an operand, or #PF(not an EPC page).
-    pub(crate) fn slot_of(&self, page: EpcPageId, op: Operand) -> Result<&PageSlot, LeafError> {
+    pub(crate) fn slot_of(&self, page: EpcPageId, op: Operand) -> Result<Slot<'_>, LeafError> {
         self.epc.slot(page).ok_or(pf(op, PfCause::NotEpc))
+    }
+
+    /// The control block of the SECS in `secs_page`, borrowed under the
+    /// read lock of the map: no reference count to raise and drop, which
+    /// the paging leaves (one lookup each) would otherwise pay. A leaf
+    /// holds at most one such guard and takes no other lock of the map while
+    /// it does (a second read could wait behind a waiting writer, which
+    /// waits for the first: a deadlock), and drops it before it writes the
+    /// map.
+    #[inline]
+    pub(crate) fn secs_ref(&self, secs_page: EpcPageId) -> Option<SecsRef<'_>> {
+        RwLockReadGuard::try_map(self.enclaves.read(), |m| m.get(&secs_page).map(|c| &**c)).ok()
     }
 
     /// The control block of the SECS in `secs_page`.

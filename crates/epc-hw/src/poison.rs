@@ -30,7 +30,7 @@
 //! that reads a poisoned page raises a machine check on that logical
 //! processor rather than a page fault.
 
-use crate::epc::PageSlot;
+use crate::epc::Slot;
 use crate::error::{LeafResult, MachineCheck, Operand};
 use crate::ids::EpcPageId;
 use crate::Machine;
@@ -42,12 +42,12 @@ impl Machine {
     /// it at the next read (a machine check) or from the OS's memory-failure
     /// handler.
     pub fn poison_page(&self, page: EpcPageId) -> Option<bool> {
-        self.epc.slot(page).map(PageSlot::poison)
+        self.epc.slot(page).map(|s| s.poison())
     }
 
     /// Whether `page` is poisoned (`false` for a page outside the EPC).
     pub fn is_poisoned(&self, page: EpcPageId) -> bool {
-        self.epc.slot(page).is_some_and(PageSlot::is_poisoned)
+        self.epc.slot(page).is_some_and(|s| s.is_poisoned())
     }
 
     /// Every poisoned page, in page order.
@@ -64,7 +64,7 @@ impl Machine {
     #[inline]
     pub(crate) fn consume(
         &self,
-        slot: &PageSlot,
+        slot: Slot<'_>,
         page: EpcPageId,
         operand: Operand,
     ) -> LeafResult<()> {

@@ -9,7 +9,7 @@
 //! its enclave. The OS-side counterpart is in `epc-enclave`.
 
 use crate::crypto::{KeyError, PagingKey};
-use crate::epc::{BusyGuard, PageSlot};
+use crate::epc::{BusyGuard, Slot};
 use crate::epcm::EpcmEntry;
 use crate::ids::EpcPageId;
 use crate::Machine;
@@ -78,7 +78,7 @@ impl Machine {
 
 /// Holds `slot` exclusively, waiting for the leaf that holds it (leaves are
 /// short and never wait themselves, so this ends).
-fn hold(slot: &PageSlot) -> BusyGuard<'_> {
+fn hold(slot: Slot<'_>) -> BusyGuard<'_> {
     let mut spins = 0u32;
     loop {
         if let Some(g) = slot.try_exclusive() {

@@ -21,11 +21,15 @@
 //! reclaim brings it down (`over`). `validate()` uses that: a group above
 //! its limit without `over` means a charge passed a limit.
 
+use crate::page::PageBytes;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use epc_hw::EpcPageId;
 
-/// The most groups a manager can have, the root included.
+/// The most groups a manager can have, the root included. A page's group
+/// is kept in one byte, so this cannot grow past 256.
 pub const MAX_GROUPS: usize = 256;
+
+const _: () = assert!(MAX_GROUPS <= u8::MAX as usize + 1);
 
 /// `max` of a group without a limit.
 pub(crate) const UNLIMITED: usize = usize::MAX;
@@ -73,7 +77,8 @@ impl Cell {
 #[derive(Debug)]
 pub(crate) struct Charges {
     cells: Box<[Cell]>,
-    page_group: Box<[AtomicU32]>,
+    /// Each page's group, one byte per page, allocated as pages are used.
+    page_group: PageBytes,
 }
 
 impl Charges {
@@ -82,7 +87,7 @@ impl Charges {
     pub(crate) fn new(total: usize) -> Self {
         Charges {
             cells: (0..MAX_GROUPS).map(|_| Cell::new()).collect(),
-            page_group: (0..total).map(|_| AtomicU32::new(0)).collect(),
+            page_group: PageBytes::new(total),
         }
     }
 
@@ -103,13 +108,14 @@ impl Charges {
     /// The group `page` is charged to.
     #[inline]
     pub(crate) fn group_of(&self, page: EpcPageId) -> usize {
-        self.page_group[page.index()].load(Ordering::Relaxed) as usize
+        usize::from(self.page_group.load(page))
     }
 
     /// Records that `page` is charged to `g` (by its new holder).
     #[inline]
     pub(crate) fn set_group(&self, page: EpcPageId, g: usize) {
-        self.page_group[page.index()].store(g as u32, Ordering::Relaxed);
+        debug_assert!(g < MAX_GROUPS);
+        self.page_group.store(page, g as u8);
     }
 
     /// Charges one page to `g` and its ancestors below the root. On a limit,

@@ -10,6 +10,13 @@
 //! node lock, so they are updated with a plain store of the new value (no
 //! read-modify-write on the fast path) and read lock-free by anyone.
 //!
+//! Pages never handed out are not listed one by one: each node keeps them
+//! as ranges of page ids ("fresh" pages) that allocation takes from, in
+//! page order, before any freed page. That is exactly the order of a list
+//! filled with every page at start (a freed page is pushed behind all of
+//! them), without its 4 bytes per page and its fill loop: creating a
+//! manager for a 128 GiB EPC costs no per-page memory here (issue 13, §5).
+//!
 //! Each node also keeps, under the same lock (Linux's `node->lock` guards
 //! `sgx_poison_page_list` too), the pages a memory failure named and its
 //! poison list: poisoned pages that were freed, never handed out again. A
@@ -46,8 +53,14 @@ struct NodeFree {
 /// A node's lists, under its lock.
 #[derive(Debug, Default)]
 pub(crate) struct NodeLists {
-    /// Free pages: allocation pops the head, free pushes the tail.
-    pub(crate) free: VecDeque<EpcPageId>,
+    /// The head of the free list: pages never handed out, as ranges
+    /// `[start, end)` of page ids in page order.
+    fresh: VecDeque<(u32, u32)>,
+    /// Pages in `fresh`.
+    fresh_len: usize,
+    /// The rest of the free list, the pages freed since: allocation pops
+    /// the head (once `fresh` is empty), free pushes the tail.
+    free: VecDeque<EpcPageId>,
     /// Every page of the node a memory failure named (a handful at most).
     pub(crate) poisoned: Vec<EpcPageId>,
     /// The poison list: poisoned pages no one owns; never handed out.
@@ -63,12 +76,75 @@ impl NodeLists {
 
     /// The free list's length.
     pub(crate) fn len(&self) -> usize {
-        self.free.len()
+        self.fresh_len + self.free.len()
     }
 
-    /// The free pages.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &EpcPageId> {
-        self.free.iter()
+    /// The free pages, head first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = EpcPageId> + '_ {
+        self.fresh
+            .iter()
+            .flat_map(|&(a, b)| (a..b).map(EpcPageId))
+            .chain(self.free.iter().copied())
+    }
+
+    /// Takes the head of the free list.
+    #[inline]
+    fn pop_front(&mut self) -> Option<EpcPageId> {
+        if let Some(r) = self.fresh.front_mut() {
+            let p = EpcPageId(r.0);
+            r.0 += 1;
+            if r.0 == r.1 {
+                self.fresh.pop_front();
+            }
+            self.fresh_len -= 1;
+            return Some(p);
+        }
+        self.free.pop_front()
+    }
+
+    /// Takes the tail of the free list.
+    fn pop_back(&mut self) -> Option<EpcPageId> {
+        if let Some(p) = self.free.pop_back() {
+            return Some(p);
+        }
+        let r = self.fresh.back_mut()?;
+        r.1 -= 1;
+        let p = EpcPageId(r.1);
+        if r.0 == r.1 {
+            self.fresh.pop_back();
+        }
+        self.fresh_len -= 1;
+        Some(p)
+    }
+
+    /// Takes `page` out of the free list wherever it is; whether it was
+    /// there.
+    fn remove(&mut self, page: EpcPageId) -> bool {
+        if let Some(i) = self.free.iter().position(|&p| p == page) {
+            self.free.remove(i);
+            return true;
+        }
+        let Some(i) = self
+            .fresh
+            .iter()
+            .position(|&(a, b)| (a..b).contains(&page.0))
+        else {
+            return false;
+        };
+        let (a, b) = self.fresh[i];
+        match (page.0 == a, page.0 + 1 == b) {
+            (true, true) => {
+                self.fresh.remove(i);
+            }
+            (true, false) => self.fresh[i].0 += 1,
+            (false, true) => self.fresh[i].1 -= 1,
+            (false, false) => {
+                self.fresh[i].1 = page.0;
+                self.fresh.insert(i + 1, (page.0 + 1, b));
+            }
+        }
+        self.fresh_len -= 1;
+        true
     }
 }
 
@@ -98,8 +174,12 @@ pub(crate) struct NodeCounts {
 #[derive(Debug)]
 pub(crate) struct FreeLists {
     nodes: Vec<NodeFree>,
-    /// Index into `nodes` of each page's node.
-    page_node: Box<[u8]>,
+    /// Each section's first page and its node's index into `nodes`, in page
+    /// order (a handful: the way from a page to its node without an array
+    /// over every page).
+    sections: Vec<(u32, u8)>,
+    /// Pages in the EPC.
+    total: usize,
 }
 
 impl FreeLists {
@@ -108,33 +188,35 @@ impl FreeLists {
         let mut ids: Vec<NodeId> = layout.sections().iter().map(|s| s.node).collect();
         ids.sort();
         ids.dedup();
-        let mut lists: Vec<VecDeque<EpcPageId>> = ids.iter().map(|_| VecDeque::new()).collect();
-        let mut page_node = vec![0u8; layout.total_pages() as usize].into_boxed_slice();
+        let mut lists: Vec<NodeLists> = ids.iter().map(|_| NodeLists::default()).collect();
+        let mut sections = Vec::with_capacity(layout.sections().len());
         for s in layout.sections() {
             let n = ids.binary_search(&s.node).unwrap_or(0);
-            for p in s.page_ids() {
-                page_node[p.index()] = n as u8;
-                lists[n].push_back(p);
+            sections.push((s.first.0, n as u8));
+            if s.pages > 0 {
+                lists[n].fresh.push_back((s.first.0, s.first.0 + s.pages));
+                lists[n].fresh_len += s.pages as usize;
             }
         }
         let nodes = ids
             .into_iter()
             .zip(lists)
-            .map(|(node, pages)| NodeFree {
+            .map(|(node, lists)| NodeFree {
                 node,
-                nr_free: AtomicUsize::new(pages.len()),
-                size: pages.len(),
-                pages: Mutex::new(NodeLists {
-                    free: pages,
-                    ..NodeLists::default()
-                }),
+                nr_free: AtomicUsize::new(lists.len()),
+                size: lists.len(),
+                pages: Mutex::new(lists),
                 allocations: AtomicU64::new(0),
                 nr_poisoned: AtomicUsize::new(0),
                 nr_retired: AtomicUsize::new(0),
                 reserve: (0..MAX_GROUPS).map(|_| AtomicU32::new(0)).collect(),
             })
             .collect();
-        FreeLists { nodes, page_node }
+        FreeLists {
+            nodes,
+            sections,
+            total: layout.total_pages() as usize,
+        }
     }
 
     /// Takes a free page, from `preferred` first (or the next node with EPC
@@ -150,9 +232,9 @@ impl FreeLists {
                 continue;
             }
             let mut lists = f.pages.lock();
-            if let Some(p) = lists.free.pop_front() {
+            if let Some(p) = lists.pop_front() {
                 states.set(p, PageState::InUse);
-                f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+                f.nr_free.store(lists.len(), Ordering::Relaxed);
                 f.allocations
                     .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 return Some(p);
@@ -197,10 +279,10 @@ impl FreeLists {
         if left == 0 {
             return None;
         }
-        let p = lists.free.pop_front()?;
+        let p = lists.pop_front()?;
         r.store(left - 1, Ordering::Relaxed);
         states.set(p, PageState::InUse);
-        f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+        f.nr_free.store(lists.len(), Ordering::Relaxed);
         f.allocations
             .store(f.allocations.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         Some(p)
@@ -227,7 +309,7 @@ impl FreeLists {
             false
         } else {
             lists.free.push_back(page);
-            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+            f.nr_free.store(lists.len(), Ordering::Relaxed);
             let r = &f.reserve[g];
             let held = r.load(Ordering::Relaxed);
             if held < keep {
@@ -279,7 +361,7 @@ impl FreeLists {
             f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
         } else {
             lists.free.push_back(page);
-            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+            f.nr_free.store(lists.len(), Ordering::Relaxed);
         }
         states.set(page, PageState::Free);
     }
@@ -299,9 +381,8 @@ impl FreeLists {
         if state() != PageState::Free {
             return Poisoned::InUse;
         }
-        if let Some(i) = lists.free.iter().position(|&p| p == page) {
-            lists.free.remove(i);
-            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+        if lists.remove(page) {
+            f.nr_free.store(lists.len(), Ordering::Relaxed);
         }
         lists.retired.push(page);
         f.nr_retired.store(lists.retired.len(), Ordering::Relaxed);
@@ -323,10 +404,10 @@ impl FreeLists {
         for i in 0..n {
             let f = &self.nodes[(start + i) % n];
             let mut lists = f.pages.lock();
-            let Some(page) = lists.free.pop_back() else {
+            let Some(page) = lists.pop_back() else {
                 continue;
             };
-            f.nr_free.store(lists.free.len(), Ordering::Relaxed);
+            f.nr_free.store(lists.len(), Ordering::Relaxed);
             lists.poisoned.push(page);
             f.nr_poisoned.store(lists.poisoned.len(), Ordering::Relaxed);
             lists.retired.push(page);
@@ -339,7 +420,17 @@ impl FreeLists {
     /// The node list that `page` belongs to.
     #[inline]
     fn home(&self, page: EpcPageId) -> &NodeFree {
-        &self.nodes[usize::from(self.page_node[page.index()])]
+        &self.nodes[self.node_index(page)]
+    }
+
+    /// The index into `nodes` of `page`'s node.
+    #[inline]
+    fn node_index(&self, page: EpcPageId) -> usize {
+        if self.nodes.len() == 1 {
+            return 0;
+        }
+        let s = self.sections.partition_point(|&(first, _)| first <= page.0);
+        usize::from(self.sections[s.saturating_sub(1)].1)
     }
 
     /// Whether a memory failure named `page`: a lock-free answer while its
@@ -352,7 +443,7 @@ impl FreeLists {
 
     /// Whether `page` lies in the EPC these lists cover.
     pub(crate) fn covers(&self, page: EpcPageId) -> bool {
-        page.index() < self.page_node.len()
+        page.index() < self.total
     }
 
     /// Each node's counts, in node order.
@@ -420,6 +511,69 @@ impl FreeLists {
 
     /// The node-list index of `page` (for validation).
     pub(crate) fn node_of(&self, page: EpcPageId) -> NodeId {
-        self.nodes[usize::from(self.page_node[page.index()])].node
+        self.nodes[self.node_index(page)].node
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use epc_hw::SectionConfig;
+
+    fn lists() -> (FreeLists, PageStates) {
+        // Node 1's section between two of node 0's.
+        let layout = EpcLayout::new(&[
+            SectionConfig {
+                pages: 4,
+                node: NodeId(0),
+            },
+            SectionConfig {
+                pages: 3,
+                node: NodeId(1),
+            },
+            SectionConfig {
+                pages: 2,
+                node: NodeId(0),
+            },
+        ]);
+        let states = PageStates::new(layout.total_pages() as usize);
+        (FreeLists::new(&layout), states)
+    }
+
+    fn ids(v: &[u32]) -> Vec<EpcPageId> {
+        v.iter().map(|&i| EpcPageId(i)).collect()
+    }
+
+    #[test]
+    fn fresh_pages_come_first_in_page_order_then_freed_ones_fifo() {
+        let (f, st) = lists();
+        assert_eq!(f.node_of(EpcPageId(5)), NodeId(1));
+        assert_eq!(f.node_of(EpcPageId(8)), NodeId(0));
+        let a: Vec<_> = (0..3).map(|_| f.take(NodeId(0), &st).unwrap()).collect();
+        assert_eq!(a, ids(&[0, 1, 2]));
+        f.give(EpcPageId(1), &st);
+        f.give(EpcPageId(0), &st);
+        let order: Vec<_> = f.lock_all()[0].1.iter().collect();
+        assert_eq!(order, ids(&[3, 7, 8, 1, 0]));
+        let b: Vec<_> = (0..5).map(|_| f.take(NodeId(0), &st).unwrap()).collect();
+        assert_eq!(b, ids(&[3, 7, 8, 1, 0]));
+        // Node 0 is empty: the next allocation falls back to node 1.
+        assert_eq!(f.take(NodeId(0), &st), Some(EpcPageId(4)));
+        assert_eq!(f.nr_free(), 2);
+    }
+
+    #[test]
+    fn poison_takes_a_fresh_page_out_of_the_middle_of_its_range() {
+        let (f, st) = lists();
+        assert_eq!(
+            f.poison(EpcPageId(2), || PageState::Free),
+            Poisoned::WasFree
+        );
+        assert_eq!(f.poison_a_free_page(NodeId(0)), Some(EpcPageId(8)));
+        let order: Vec<_> = f.lock_all()[0].1.iter().collect();
+        assert_eq!(order, ids(&[0, 1, 3, 7]));
+        assert_eq!(f.counts()[0].free, 4);
+        let taken: Vec<_> = (0..4).map(|_| f.take(NodeId(0), &st).unwrap()).collect();
+        assert_eq!(taken, ids(&[0, 1, 3, 7]));
     }
 }

@@ -5,6 +5,7 @@
 use crate::sync::{AtomicU8, Ordering};
 use epc_hw::EpcPageId;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// The identity of a page owner (for the enclave layer: one enclave).
 ///
@@ -108,31 +109,118 @@ impl PageState {
     }
 }
 
-/// The state of every page, one atomic byte each: written under the lock
-/// of the transition (see [`PageState`]), read lock-free.
+/// Pages per chunk of [`PageBytes`].
+const BYTES_CHUNK: usize = 4096;
+
+/// One atomic byte per page, allocated 4096 pages at a time when a page of
+/// the chunk is first written, so that a large EPC costs memory only where
+/// pages have been in use (issue 13, §5). An unwritten byte reads 0.
+///
+/// Under loom every chunk is allocated up front: the lazy publication goes
+/// through `std`'s `OnceLock`, which loom does not see.
+pub(crate) struct PageBytes {
+    chunks: Box<[OnceLock<Box<[AtomicU8]>>]>,
+}
+
+impl PageBytes {
+    /// `total` pages, all 0.
+    pub(crate) fn new(total: usize) -> Self {
+        let chunks: Box<[OnceLock<Box<[AtomicU8]>>]> = (0..total.div_ceil(BYTES_CHUNK))
+            .map(|_| OnceLock::new())
+            .collect();
+        if cfg!(loom) {
+            for c in chunks.iter() {
+                c.get_or_init(Self::chunk);
+            }
+        }
+        PageBytes { chunks }
+    }
+
+    fn chunk() -> Box<[AtomicU8]> {
+        (0..BYTES_CHUNK).map(|_| AtomicU8::new(0)).collect()
+    }
+
+    /// The byte of `page`.
+    #[inline]
+    pub(crate) fn load(&self, page: EpcPageId) -> u8 {
+        let i = page.index();
+        match self.chunks[i / BYTES_CHUNK].get() {
+            Some(c) => c[i % BYTES_CHUNK].load(Ordering::Relaxed),
+            None => 0,
+        }
+    }
+
+    /// Sets the byte of `page`.
+    #[inline]
+    pub(crate) fn store(&self, page: EpcPageId, v: u8) {
+        let i = page.index();
+        let chunk = &self.chunks[i / BYTES_CHUNK];
+        if v == 0 && chunk.get().is_none() {
+            return;
+        }
+        chunk.get_or_init(Self::chunk)[i % BYTES_CHUNK].store(v, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for PageBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let allocated = self.chunks.iter().filter(|c| c.get().is_some()).count();
+        f.debug_struct("PageBytes")
+            .field("chunks", &self.chunks.len())
+            .field("allocated", &allocated)
+            .finish()
+    }
+}
+
+/// The state of every page, one atomic byte each (allocated lazily, see
+/// [`PageBytes`]; `Free` is 0): written under the lock of the transition
+/// (see [`PageState`]), read lock-free.
 pub(crate) struct PageStates {
-    cells: Box<[AtomicU8]>,
+    cells: PageBytes,
 }
 
 impl PageStates {
     /// `total` pages, all free.
     pub(crate) fn new(total: usize) -> Self {
         PageStates {
-            cells: (0..total)
-                .map(|_| AtomicU8::new(PageState::Free as u8))
-                .collect(),
+            cells: PageBytes::new(total),
         }
     }
 
     /// The state of `page`.
     #[inline]
     pub(crate) fn get(&self, page: EpcPageId) -> PageState {
-        PageState::from_u8(self.cells[page.index()].load(Ordering::Relaxed))
+        PageState::from_u8(self.cells.load(page))
     }
 
     /// Moves `page` to `state`; the caller holds the transition's lock.
     #[inline]
     pub(crate) fn set(&self, page: EpcPageId, state: PageState) {
-        self.cells[page.index()].store(state as u8, Ordering::Relaxed);
+        self.cells.store(page, state as u8);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_bytes_allocate_only_the_chunks_written() {
+        let b = PageBytes::new(3 * BYTES_CHUNK + 5);
+        let last = EpcPageId((3 * BYTES_CHUNK + 4) as u32);
+        assert_eq!(b.load(last), 0);
+        b.store(EpcPageId(7), 0);
+        b.store(last, 3);
+        b.store(EpcPageId(BYTES_CHUNK as u32), 2);
+        assert_eq!(
+            (b.load(last), b.load(EpcPageId(BYTES_CHUNK as u32))),
+            (3, 2)
+        );
+        assert_eq!(b.load(EpcPageId(7)), 0);
+        let allocated = b.chunks.iter().filter(|c| c.get().is_some()).count();
+        assert_eq!(
+            allocated, 2,
+            "writing 0 to an untouched chunk allocates nothing"
+        );
     }
 }

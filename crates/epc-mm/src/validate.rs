@@ -46,7 +46,7 @@ impl EpcManager {
         for ((node, pages, counted), (poisoned, retired)) in nodes.iter().zip(published) {
             count_free(*node, pages.len(), *counted)?;
             check_poison(s, *node, pages, poisoned, retired, &mut on_free_list)?;
-            for &page in pages.iter() {
+            for page in pages.iter() {
                 let state = s.states.get(page);
                 if state != PageState::Free {
                     return Err(ValidateError::FreeListedNotFree {
@@ -194,7 +194,7 @@ fn check_poison(
             return bad(page, "retired twice");
         }
     }
-    if let Some(&page) = lists.free.iter().find(|&&p| lists.is_poisoned(p)) {
+    if let Some(page) = lists.iter().find(|&p| lists.is_poisoned(p)) {
         return bad(page, "poisoned but on the free list");
     }
     count("poisoned pages", poisoned, lists.poisoned.len())?;

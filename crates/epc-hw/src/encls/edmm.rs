@@ -41,7 +41,7 @@ impl Machine {
             let secs_slot = self.slot_of(secs_page, Operand::Secs)?;
             // SDM EAUG concurrency: target Exclusive #GP, SECS Shared #GP.
             let _busy = slot.exclusive_for(Operand::Target)?;
-            if slot.epcm.lock().valid {
+            if slot.epcm.page_type().is_some() {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
             }
             let _secs_busy = secs_slot.shared_for(Operand::Secs)?;

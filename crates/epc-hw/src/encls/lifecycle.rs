@@ -4,6 +4,7 @@ use crate::cost::Event;
 use crate::epcm::{EpcmEntry, PageType, Perms, SecInfo};
 use crate::error::{gp, pf, GpCause, LeafResult, Operand, PfCause, SgxError};
 use crate::ids::{EnclaveId, EpcPageId, LinearAddress, PAGE_SIZE};
+use crate::machine::SecsRef;
 use crate::secs::{valid_range, SecsControl};
 use crate::Machine;
 use std::sync::atomic::Ordering;
@@ -81,7 +82,7 @@ impl Machine {
             }
             let _busy = slot.exclusive_for(Operand::Target)?;
             let _secs_busy = secs_slot.shared_for(Operand::Secs)?;
-            if slot.epcm.lock().valid {
+            if slot.epcm.page_type().is_some() {
                 return Err(pf(Operand::Target, PfCause::AlreadyValid));
             }
             let control = self.secs_operand(secs_page)?;
@@ -230,16 +231,14 @@ impl Machine {
 
     /// The control block of a SECS operand, or #PF if the page is not a
     /// valid SECS.
-    pub(crate) fn secs_operand(&self, secs_page: EpcPageId) -> LeafResult<Arc<SecsControl>> {
+    pub(crate) fn secs_operand(&self, secs_page: EpcPageId) -> LeafResult<SecsRef<'_>> {
         let slot = self.slot_of(secs_page, Operand::Secs)?;
-        let e = *slot.epcm.lock();
-        if !e.valid {
-            return Err(pf(Operand::Secs, PfCause::NotValid));
+        match slot.epcm.page_type() {
+            None => return Err(pf(Operand::Secs, PfCause::NotValid)),
+            Some(PageType::Secs) => {}
+            Some(_) => return Err(pf(Operand::Secs, PfCause::WrongType)),
         }
-        if e.secinfo.page_type != PageType::Secs {
-            return Err(pf(Operand::Secs, PfCause::WrongType));
-        }
-        self.secs_control(secs_page)
+        self.secs_ref(secs_page)
             .ok_or(pf(Operand::Secs, PfCause::WrongType))
     }
 }

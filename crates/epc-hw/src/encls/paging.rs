@@ -5,6 +5,7 @@ use crate::crypto::MacHeader;
 use crate::epcm::{EpcmEntry, PageType, SecInfo};
 use crate::error::{gp, pf, Done, GpCause, LeafResult, Operand, PfCause, SgxError, SgxWarning};
 use crate::ids::{EnclaveId, EpcPageId, LinearAddress, VaSlot, VA_SLOTS_PER_PAGE};
+use crate::machine::SecsRef;
 use crate::secs::SecsControl;
 use crate::Machine;
 use std::fmt;
@@ -102,7 +103,7 @@ impl Machine {
             }
             let secs_page = entry.secs.expect("child pages name their SECS");
             let control = self
-                .secs_control(secs_page)
+                .secs_ref(secs_page)
                 .expect("a child page's SECS is resident");
             let tracking = control.tracking.lock();
             let mut e = slot.epcm.lock();
@@ -166,10 +167,10 @@ impl Machine {
             if !entry.valid {
                 return Err(pf(Operand::Target, PfCause::NotValid));
             }
-            check_va_page(&va.epcm.lock())?;
+            check_va_page(va.epcm.page_type())?;
 
             // Per type: who owns the page, and whether it may leave.
-            let mut owner: Option<(Arc<SecsControl>, _)> = None;
+            let mut owner: Option<(SecsRef<'_>, _)> = None;
             let (header_eid, pcmd_eid) = match entry.secinfo.page_type {
                 PageType::Reg | PageType::Tcs | PageType::Trim => {
                     let secs_page = entry.secs.expect("child pages name their SECS");
@@ -225,7 +226,7 @@ impl Machine {
             let previous =
                 va.data().words[usize::from(va_slot.slot)].swap(version, Ordering::AcqRel);
 
-            *slot.epcm.lock() = EpcmEntry::FREE;
+            slot.epcm.set(&EpcmEntry::FREE);
             match entry.secinfo.page_type {
                 PageType::Secs => {
                     self.enclaves.write().remove(&page);
@@ -306,10 +307,10 @@ impl Machine {
             Some(s) => Some(s.shared_for(Operand::Secs)?),
             None => None,
         };
-        if slot.epcm.lock().valid {
+        if slot.epcm.page_type().is_some() {
             return Err(pf(Operand::Target, PfCause::AlreadyValid));
         }
-        check_va_page(&va.epcm.lock())?;
+        check_va_page(va.epcm.page_type())?;
 
         let secinfo = sealed.pcmd.secinfo;
         let control = match (secinfo.page_type.is_child(), secs) {
@@ -358,7 +359,7 @@ impl Machine {
             (Some(c), true) => c.tracking.lock().epoch(),
             _ => 0,
         };
-        *slot.epcm.lock() = EpcmEntry {
+        slot.epcm.set(&EpcmEntry {
             valid: true,
             secinfo,
             blocked,
@@ -370,7 +371,7 @@ impl Machine {
             // tracking before EACCEPT (the EWB that sealed it already
             // waited for the cycle that flushed every old translation).
             modify_epoch: None,
-        };
+        });
         match secinfo.page_type {
             PageType::Secs => {
                 let c = Arc::new(SecsControl::load(slot.data()));
@@ -387,12 +388,10 @@ impl Machine {
 }
 
 /// The VA operand must be a valid PT_VA page, or #PF.
-fn check_va_page(e: &EpcmEntry) -> LeafResult<()> {
-    if !e.valid {
-        return Err(pf(Operand::VaSlot, PfCause::NotValid));
+fn check_va_page(page_type: Option<PageType>) -> LeafResult<()> {
+    match page_type {
+        None => Err(pf(Operand::VaSlot, PfCause::NotValid)),
+        Some(PageType::Va) => Ok(()),
+        Some(_) => Err(pf(Operand::VaSlot, PfCause::WrongType)),
     }
-    if e.secinfo.page_type != PageType::Va {
-        return Err(pf(Operand::VaSlot, PfCause::WrongType));
-    }
-    Ok(())
 }

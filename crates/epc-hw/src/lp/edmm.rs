@@ -30,7 +30,7 @@
 use super::{LogicalProcessor, LpError, Mode};
 use crate::cost::Event;
 use crate::encls::tcs::TcsView;
-use crate::epc::PageSlot;
+use crate::epc::Slot;
 use crate::epcm::{PageType, Perms, SecInfo};
 use crate::error::{FaultCause, GpCause, Operand, PageFaultInfo, SgxError};
 use crate::ids::{EpcPageId, LinearAddress};
@@ -193,7 +193,7 @@ impl LogicalProcessor {
         a: &Active,
         addr: LinearAddress,
         write: bool,
-    ) -> Result<(EpcPageId, &PageSlot), Failure> {
+    ) -> Result<(EpcPageId, Slot<'_>), Failure> {
         let fault = |cause, epc_page| Failure::Pf(PageFaultInfo::new(addr, write, cause, epc_page));
         let pte = a
             .page_table
