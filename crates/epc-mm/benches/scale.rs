@@ -12,8 +12,9 @@
 //!
 //! First, the manager's resident memory per page in use: `SCALE_IN_USE`
 //! pages (default 262,144) allocated in a 128 GiB EPC, then put on the
-//! reclaimable list (the list's slot and key maps and the FIFO policy's
-//! queue), each step's growth divided by the pages.
+//! reclaimable list (the list's per-page slots and key index, and the
+//! policy's own state; `SCALE_POLICY` names the policy, default `fifo`),
+//! each step's growth divided by the pages.
 //!
 //! The `alloc` + `free` loop holds a window of 64 pages and frees the
 //! oldest as it allocates, so the free list's FIFO order walks the whole
@@ -23,7 +24,7 @@
 use epc_hw::{EpcPageId, NodeId};
 use epc_mm::{
     AllocMode, BlockOutcome, EpcManager, EpcPage, ManagerConfig, OwnerId, PageKey, PageOwner,
-    ReclaimPermit, Tracked, WriteOutcome,
+    PolicyKind, ReclaimPermit, Tracked, WriteOutcome,
 };
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -125,8 +126,10 @@ fn pipeline(mgr: &EpcManager, batches: u64) -> f64 {
 
 /// Resident bytes per page that `in_use` allocations, and then marking
 /// them reclaimable, add to a fresh 128 GiB manager.
-fn per_page_memory(in_use: u32) -> Option<(f64, f64)> {
-    let mgr = EpcManager::new(ManagerConfig::with_pages(1 << 25)).ok()?;
+fn per_page_memory(in_use: u32, policy: PolicyKind) -> Option<(f64, f64)> {
+    let mut cfg = ManagerConfig::with_pages(1 << 25);
+    cfg.policy = policy;
+    let mgr = EpcManager::new(cfg).ok()?;
     let owner = Arc::new(NoopOwner {
         pages: Mutex::new(Vec::new()),
     });
@@ -167,10 +170,15 @@ fn main() {
     let rounds: u32 = env_or("SCALE_ROUNDS", 5).max(1);
     // First, while the heap holds no freed memory that would hide growth.
     let in_use: u32 = env_or("SCALE_IN_USE", 262_144);
-    if let Some((alloc, marked)) = per_page_memory(in_use) {
+    let policy = std::env::var("SCALE_POLICY")
+        .ok()
+        .and_then(|p| PolicyKind::from_name(&p).ok())
+        .unwrap_or(PolicyKind::Fifo);
+    if let Some((alloc, marked)) = per_page_memory(in_use, policy) {
         println!(
             "manager memory per page in use ({in_use} pages of a 128 GiB EPC): \
-             {alloc:.1} bytes allocated, {marked:.1} more on the reclaimable list"
+             {alloc:.1} bytes allocated, {marked:.1} more on the reclaimable list \
+             ({policy} policy)"
         );
     }
     println!("| EPC | pages | creation | resident at creation | alloc + free | reclaim pipeline |");

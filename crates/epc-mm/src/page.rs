@@ -109,23 +109,24 @@ impl PageState {
     }
 }
 
-/// Pages per chunk of [`PageBytes`].
-const BYTES_CHUNK: usize = 4096;
+/// Pages per chunk of [`PageChunks`].
+const CHUNK: usize = 4096;
 
-/// One atomic byte per page, allocated 4096 pages at a time when a page of
-/// the chunk is first written, so that a large EPC costs memory only where
-/// pages have been in use (issue 13, §5). An unwritten byte reads 0.
+/// A `T` per page, allocated 4096 pages at a time when a page of the chunk
+/// is first written, so that a large EPC costs memory only where pages
+/// have been in use (issue 13, §5). An unallocated cell reads as
+/// `T::default()` to its users (see [`get`](Self::get)).
 ///
 /// Under loom every chunk is allocated up front: the lazy publication goes
 /// through `std`'s `OnceLock`, which loom does not see.
-pub(crate) struct PageBytes {
-    chunks: Box<[OnceLock<Box<[AtomicU8]>>]>,
+pub(crate) struct PageChunks<T> {
+    chunks: Box<[OnceLock<Box<[T]>>]>,
 }
 
-impl PageBytes {
-    /// `total` pages, all 0.
+impl<T: Default> PageChunks<T> {
+    /// `total` pages, none allocated.
     pub(crate) fn new(total: usize) -> Self {
-        let chunks: Box<[OnceLock<Box<[AtomicU8]>>]> = (0..total.div_ceil(BYTES_CHUNK))
+        let chunks: Box<[OnceLock<Box<[T]>>]> = (0..total.div_ceil(CHUNK))
             .map(|_| OnceLock::new())
             .collect();
         if cfg!(loom) {
@@ -133,41 +134,76 @@ impl PageBytes {
                 c.get_or_init(Self::chunk);
             }
         }
-        PageBytes { chunks }
+        PageChunks { chunks }
     }
 
-    fn chunk() -> Box<[AtomicU8]> {
-        (0..BYTES_CHUNK).map(|_| AtomicU8::new(0)).collect()
+    fn chunk() -> Box<[T]> {
+        (0..CHUNK).map(|_| T::default()).collect()
+    }
+
+    /// The cell of `page`, if its chunk is allocated.
+    #[inline]
+    pub(crate) fn get(&self, page: EpcPageId) -> Option<&T> {
+        let i = page.index();
+        self.chunks[i / CHUNK].get().map(|c| &c[i % CHUNK])
+    }
+
+    /// The cell of `page`, allocating its chunk if needed.
+    #[inline]
+    pub(crate) fn get_or_alloc(&self, page: EpcPageId) -> &T {
+        let i = page.index();
+        &self.chunks[i / CHUNK].get_or_init(Self::chunk)[i % CHUNK]
+    }
+
+    /// Chunks allocated so far.
+    pub(crate) fn allocated(&self) -> usize {
+        self.chunks.iter().filter(|c| c.get().is_some()).count()
+    }
+
+    /// Chunks in all.
+    pub(crate) fn len(&self) -> usize {
+        self.chunks.len()
+    }
+}
+
+/// One atomic byte per page in [`PageChunks`]. An unwritten byte reads 0,
+/// and writing 0 to an unallocated chunk allocates nothing.
+pub(crate) struct PageBytes {
+    cells: PageChunks<AtomicU8>,
+}
+
+impl PageBytes {
+    /// `total` pages, all 0.
+    pub(crate) fn new(total: usize) -> Self {
+        PageBytes {
+            cells: PageChunks::new(total),
+        }
     }
 
     /// The byte of `page`.
     #[inline]
     pub(crate) fn load(&self, page: EpcPageId) -> u8 {
-        let i = page.index();
-        match self.chunks[i / BYTES_CHUNK].get() {
-            Some(c) => c[i % BYTES_CHUNK].load(Ordering::Relaxed),
-            None => 0,
-        }
+        self.cells
+            .get(page)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Sets the byte of `page`.
     #[inline]
     pub(crate) fn store(&self, page: EpcPageId, v: u8) {
-        let i = page.index();
-        let chunk = &self.chunks[i / BYTES_CHUNK];
-        if v == 0 && chunk.get().is_none() {
-            return;
+        match self.cells.get(page) {
+            Some(c) => c.store(v, Ordering::Relaxed),
+            None if v == 0 => {}
+            None => self.cells.get_or_alloc(page).store(v, Ordering::Relaxed),
         }
-        chunk.get_or_init(Self::chunk)[i % BYTES_CHUNK].store(v, Ordering::Relaxed);
     }
 }
 
 impl fmt::Debug for PageBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let allocated = self.chunks.iter().filter(|c| c.get().is_some()).count();
         f.debug_struct("PageBytes")
-            .field("chunks", &self.chunks.len())
-            .field("allocated", &allocated)
+            .field("chunks", &self.cells.len())
+            .field("allocated", &self.cells.allocated())
             .finish()
     }
 }
@@ -206,20 +242,17 @@ mod tests {
 
     #[test]
     fn page_bytes_allocate_only_the_chunks_written() {
-        let b = PageBytes::new(3 * BYTES_CHUNK + 5);
-        let last = EpcPageId((3 * BYTES_CHUNK + 4) as u32);
+        let b = PageBytes::new(3 * CHUNK + 5);
+        let last = EpcPageId((3 * CHUNK + 4) as u32);
         assert_eq!(b.load(last), 0);
         b.store(EpcPageId(7), 0);
         b.store(last, 3);
-        b.store(EpcPageId(BYTES_CHUNK as u32), 2);
-        assert_eq!(
-            (b.load(last), b.load(EpcPageId(BYTES_CHUNK as u32))),
-            (3, 2)
-        );
+        b.store(EpcPageId(CHUNK as u32), 2);
+        assert_eq!((b.load(last), b.load(EpcPageId(CHUNK as u32))), (3, 2));
         assert_eq!(b.load(EpcPageId(7)), 0);
-        let allocated = b.chunks.iter().filter(|c| c.get().is_some()).count();
         assert_eq!(
-            allocated, 2,
+            b.cells.allocated(),
+            2,
             "writing 0 to an untouched chunk allocates nothing"
         );
     }

@@ -50,7 +50,7 @@ impl Shared {
             batch,
             deterministic,
             counters: CounterCells::new(),
-            totals: Arc::new(ListTotals::default()),
+            totals: Arc::new(ListTotals::new(total)),
             tracks: AtomicU64::new(0),
         }
     }

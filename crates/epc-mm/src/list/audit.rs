@@ -1,7 +1,7 @@
-//! A list's half of `validate()`: its slots, key index, policy and
+//! A list's half of `validate()`: its page entries, key index, owners, policy and
 //! published counts checked against the page states.
 
-use super::{ReclaimList, Reclaimable};
+use super::{index, key_of, ReclaimList, Reclaimable};
 use crate::invariant::{count, state_name, ValidateError};
 use crate::page::{PageState, PageStates};
 use crate::sync::MutexGuard;
@@ -34,9 +34,11 @@ impl Reclaimable {
 }
 
 impl AuditGuard<'_> {
-    /// Checks that every page with a slot is tracked (resident in the
-    /// policy) or isolated (not resident, unless superseded) and belongs to
-    /// this list (`belongs`), that the key index matches the slots, and that
+    /// Checks that every page the list knows (its key index and its
+    /// superseded pages) is tracked (resident in the policy) or isolated
+    /// (not resident, unless superseded) and belongs to this list
+    /// (`belongs`), that the key index finds each page under the key its
+    /// entry and owner give, that the owner table counts them all, and that
     /// the kept and published counts equal the recount. The caller checks
     /// that the lists together account for every tracked and isolated page.
     pub(crate) fn audit(
@@ -45,23 +47,29 @@ impl AuditGuard<'_> {
         mut belongs: impl FnMut(EpcPageId) -> bool,
     ) -> Result<Audit, ValidateError> {
         let list = &*self.guard;
-        let (mut tracked, mut isolated, mut superseded) = (0, 0, 0);
-        for (&page, slot) in &list.slots {
+        let slots = &self.list.totals.slots;
+        let (mut tracked, mut isolated) = (0, 0);
+        let indexed = list.index.pages().map(|p| (p, false));
+        let superseded = list.superseded.iter().map(|&p| (p, true));
+        for (page, from_superseded) in indexed.chain(superseded) {
+            let slot = slots.get(page);
+            let key = key_of(slots, &list.owners, page);
             let state = states.get(page);
-            let ok = match state {
-                PageState::Tracked => {
-                    tracked += 1;
-                    !slot.superseded && list.policy.contains(slot.key)
-                }
-                PageState::Isolated => {
-                    isolated += 1;
+            let ok = slot.superseded == from_superseded
+                && match (state, key) {
+                    (_, None) => false,
+                    (PageState::Tracked, Some(key)) => {
+                        tracked += 1;
+                        !slot.superseded && list.policy.contains(key)
+                    }
                     // A superseded page's key is resident again on another
                     // page (see `Slot::superseded`).
-                    superseded += usize::from(slot.superseded);
-                    slot.superseded || !list.policy.contains(slot.key)
-                }
-                PageState::Free | PageState::InUse => false,
-            };
+                    (PageState::Isolated, Some(key)) => {
+                        isolated += 1;
+                        slot.superseded || !list.policy.contains(key)
+                    }
+                    (PageState::Free | PageState::InUse, Some(_)) => false,
+                };
             if !ok {
                 return Err(ValidateError::Tracking {
                     page,
@@ -71,18 +79,26 @@ impl AuditGuard<'_> {
             if !belongs(page) {
                 return Err(ValidateError::WrongList(page));
             }
-        }
-        for (&key, &page) in &list.keys {
-            if list.slots.get(&page).map(|s| s.key) != Some(key) {
-                return Err(ValidateError::KeyIndex { key, page });
+            if let (false, Some(key)) = (from_superseded, key) {
+                let found = list
+                    .index
+                    .find(index::hash(key), key, |p| key_of(slots, &list.owners, p));
+                if found != Some(page) {
+                    return Err(ValidateError::KeyIndex { key, page });
+                }
             }
         }
         count("policy resident pages", list.policy.len(), tracked)?;
         count("isolated pages", list.isolated, isolated)?;
         count(
             "key index",
-            list.keys.len(),
-            tracked + isolated - superseded,
+            list.index.len(),
+            tracked + isolated - list.superseded.len(),
+        )?;
+        count(
+            "owner table references",
+            list.owners.references(),
+            tracked + isolated,
         )?;
         count(
             "published reclaimable pages",

@@ -1,7 +1,7 @@
 //! The reclaim pipeline's side of a list: isolating victims, putting back
 //! the ones their owners declined, and finishing the ones that left.
 
-use super::Reclaimable;
+use super::{index, key_of, Reclaimable};
 use crate::owner::PageOwner;
 use crate::page::{PageKey, PageState, PageStates};
 use crate::policy::ScanReport;
@@ -45,15 +45,17 @@ impl Reclaimable {
         let mut report = Isolation::default();
         let mut guard = self.lock();
         let list = &mut *guard;
+        let slots = &self.totals.slots;
         report.scan = {
-            let (keys, slots) = (&list.keys, &list.slots);
+            let (index, owners) = (&list.index, &list.owners);
             let mut young = |key: PageKey| -> bool {
-                let Some(slot) = keys.get(&key).and_then(|p| slots.get(p)) else {
+                let Some(page) = index.find(index::hash(key), key, |p| key_of(slots, owners, p))
+                else {
                     return false;
                 };
                 // An owner going away counts as old, so it is isolated and
                 // dropped from the list promptly.
-                let Some(owner) = slot.owner.upgrade() else {
+                let Some(owner) = owners.upgrade(slots.get(page).owner) else {
                     return false;
                 };
                 let young = owner.age(key);
@@ -73,11 +75,13 @@ impl Reclaimable {
                 list.policy.put_back(key);
                 continue;
             }
-            let Some(&page) = list.keys.get(&key) else {
+            let h = index::hash(key);
+            let Some(page) = list.index.find(h, key, |p| key_of(slots, &list.owners, p)) else {
                 debug_assert!(false, "policy returned unknown key {key:?}");
                 continue;
             };
-            match list.slots.get(&page).and_then(|s| s.owner.upgrade()) {
+            let owner = slots.get(page).owner;
+            match list.owners.upgrade(owner) {
                 Some(owner) => {
                     states.set(page, PageState::Isolated);
                     list.isolated += 1;
@@ -85,8 +89,8 @@ impl Reclaimable {
                 }
                 None => {
                     // Left to the owner's teardown, which frees the page.
-                    list.keys.remove(&key);
-                    list.slots.remove(&page);
+                    list.index.remove(h, page);
+                    list.owners.release(owner);
                     list.policy.removed(key);
                     states.set(page, PageState::InUse);
                     report.skipped += 1;
@@ -128,11 +132,17 @@ impl Reclaimable {
     ) {
         let mut guard = self.lock();
         let list = &mut *guard;
+        let slots = &self.totals.slots;
         for (page, key, evicted) in pages {
-            let superseded = list.slots.remove(&page).is_some_and(|s| s.superseded);
+            let slot = slots.get(page);
+            list.owners.release(slot.owner);
             list.isolated -= 1;
-            if !superseded {
-                list.keys.remove(&key);
+            if slot.superseded {
+                if let Some(i) = list.superseded.iter().position(|&p| p == page) {
+                    list.superseded.swap_remove(i);
+                }
+            } else {
+                list.index.remove(index::hash(key), page);
                 if evicted {
                     list.policy.evicted(key);
                 } else {

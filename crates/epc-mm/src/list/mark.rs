@@ -1,7 +1,7 @@
 //! The owners' side of a list: putting an in-use page on it and taking a
 //! page off it.
 
-use super::{ListError, Reclaimable, Slot};
+use super::{index, key_of, ListError, Reclaimable};
 use crate::owner::PageOwner;
 use crate::page::{PageKey, PageState, PageStates};
 use epc_hw::EpcPageId;
@@ -24,30 +24,27 @@ impl Reclaimable {
             PageState::Free => return Err(ListError::NotAllocated),
         }
         let list = &mut *guard;
-        if let Some(&old) = list.keys.get(&key) {
+        let slots = &self.totals.slots;
+        let h = index::hash(key);
+        let found = list.index.find(h, key, |p| key_of(slots, &list.owners, p));
+        if let Some(old) = found {
             // The same key may come back while its previous page is still
             // isolated by a batch that has not finished: the owner handed
             // that page back as written, then faulted the key in again.
             // Account for the eviction now, so the policy sees the events in
             // their real order; anything else is a second page under one key.
-            match (states.get(old), list.slots.get_mut(&old)) {
-                (PageState::Isolated, Some(slot)) if !slot.superseded => {
-                    slot.superseded = true;
-                    list.keys.remove(&key);
-                    list.policy.evicted(key);
-                }
-                _ => return Err(ListError::DuplicateKey(key)),
+            if states.get(old) != PageState::Isolated || slots.get(old).superseded {
+                return Err(ListError::DuplicateKey(key));
             }
+            slots.supersede(old);
+            list.superseded.push(old);
+            list.index.remove(h, old);
+            list.policy.evicted(key);
         }
-        list.slots.insert(
-            page,
-            Slot {
-                key,
-                owner,
-                superseded: false,
-            },
-        );
-        list.keys.insert(key, page);
+        let owner = list.owners.acquire(owner, key.owner);
+        slots.set(page, key.addr, owner);
+        list.index
+            .insert(h, page, |p| key_of(slots, &list.owners, p));
         list.policy.inserted(key);
         states.set(page, PageState::Tracked);
         self.publish(list);
@@ -67,9 +64,13 @@ impl Reclaimable {
             PageState::Free => return Err(ListError::NotAllocated),
         }
         let list = &mut *guard;
-        if let Some(slot) = list.slots.remove(&page) {
-            list.keys.remove(&slot.key);
-            list.policy.removed(slot.key);
+        let slot = self.totals.slots.get(page);
+        // A tracked page is indexed (never superseded) on its own list.
+        if let Some(key) = key_of(&self.totals.slots, &list.owners, page) {
+            if list.index.remove(index::hash(key), page) {
+                list.owners.release(slot.owner);
+                list.policy.removed(key);
+            }
         }
         states.set(page, PageState::InUse);
         self.publish(list);

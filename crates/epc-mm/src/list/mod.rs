@@ -9,6 +9,12 @@
 //! (`batch.rs`); [`audit`](Reclaimable::audit) for `validate()`
 //! (`audit.rs`).
 //!
+//! What a tracked page costs (issue 13, §5): its entry in the manager's
+//! per-page [`ListSlots`] (12 bytes: the key's address and an owner index,
+//! `slots.rs`), a page id in its list's [`KeyIndex`] (`index.rs`), and its
+//! owner's entry in the list's [`Owners`] table, shared by all the owner's
+//! pages (`owners.rs`); beside the policy's own state.
+//!
 //! The list lock is never held over an owner's block, track or write, over
 //! a free-list lock, or while an owner reference might be dropped for the
 //! last time (dropping an owner can run its teardown, which takes this
@@ -20,51 +26,65 @@
 
 mod audit;
 mod batch;
+mod index;
 mod mark;
+mod owners;
+mod slots;
 
 pub(crate) use batch::Victim;
 
-use crate::owner::PageOwner;
 use crate::page::PageKey;
 use crate::policy::ReclaimPolicy;
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::EpcPageId;
-use rustc_hash::FxHashMap;
-use std::sync::Weak;
+use index::KeyIndex;
+use owners::Owners;
+use slots::ListSlots;
 use thiserror::Error;
-
-/// The owner side of a tracked page.
-struct Slot {
-    key: PageKey,
-    owner: Weak<dyn PageOwner>,
-    /// The page was isolated and written out, and its owner has already
-    /// brought the same key back on another page (a quick re-fault) before
-    /// the batch finished: the policy has been told of the eviction and the
-    /// key index names the new page, so the batch's finish must not touch
-    /// either.
-    superseded: bool,
-}
 
 /// State under the list lock.
 struct ReclaimList {
     policy: Box<dyn ReclaimPolicy>,
-    /// The owner of each tracked or isolated page.
-    slots: FxHashMap<EpcPageId, Slot>,
-    /// From key to page, for the keys the policy hands back.
-    keys: FxHashMap<PageKey, EpcPageId>,
+    /// The owners of the tracked and isolated pages.
+    owners: Owners,
+    /// From key to page, for the keys the policy hands back: every tracked
+    /// or isolated page but the superseded ones.
+    index: KeyIndex,
+    /// Isolated pages whose key came back on another page before their
+    /// batch finished (see `slots::Slot::superseded`); rare and few.
+    superseded: Vec<EpcPageId>,
     /// Pages isolated by reclaim batches in flight.
     isolated: usize,
 }
 
-/// Listed and isolated pages over every list of one manager, kept by the
-/// lists as they publish.
-#[derive(Debug, Default)]
+/// The key of `page`, tracked or isolated on the list whose `owners` table
+/// is given; `None` if its entry names no owner there.
+#[inline]
+fn key_of(slots: &ListSlots, owners: &Owners, page: EpcPageId) -> Option<PageKey> {
+    let slot = slots.get(page);
+    Some(PageKey::new(owners.id(slot.owner)?, slot.addr))
+}
+
+/// What every list of one manager shares: the listed and isolated pages
+/// over all of them, kept by the lists as they publish, and the list entry
+/// of every page.
+#[derive(Debug)]
 pub(crate) struct ListTotals {
     listed: AtomicUsize,
     isolated: AtomicUsize,
+    slots: ListSlots,
 }
 
 impl ListTotals {
+    /// Nothing listed, over an EPC of `total` pages.
+    pub(crate) fn new(total: usize) -> Self {
+        ListTotals {
+            listed: AtomicUsize::new(0),
+            isolated: AtomicUsize::new(0),
+            slots: ListSlots::new(total),
+        }
+    }
+
     /// Pages on any list (not counting isolated ones).
     #[inline]
     pub(crate) fn listed(&self) -> usize {
@@ -93,8 +113,9 @@ impl Reclaimable {
         Reclaimable {
             lock: Mutex::new(ReclaimList {
                 policy,
-                slots: FxHashMap::default(),
-                keys: FxHashMap::default(),
+                owners: Owners::default(),
+                index: KeyIndex::default(),
+                superseded: Vec::new(),
                 isolated: 0,
             }),
             nr_listed: AtomicUsize::new(0),
