@@ -16,6 +16,10 @@
 //! policy's own state; `SCALE_POLICY` names the policy, default `fifo`),
 //! each step's growth divided by the pages.
 //!
+//! `mark + unmark` is the owners' side of the list: with 1,024 pages of one
+//! owner on the list, one page at a time is taken off and put back (under
+//! the same key), per pair.
+//!
 //! The `alloc` + `free` loop holds a window of 64 pages and frees the
 //! oldest as it allocates, so the free list's FIFO order walks the whole
 //! EPC over a run: at 128 GiB every allocation meets a page the loop has
@@ -124,6 +128,41 @@ fn pipeline(mgr: &EpcManager, batches: u64) -> f64 {
     total.as_nanos() as f64 / (batches * BATCH as u64) as f64
 }
 
+/// Nanoseconds per `unmark_reclaimable` + `mark_reclaimable` pair, with
+/// 1,024 pages of one owner on the list, over `pairs` pairs.
+fn mark_unmark(mgr: &EpcManager, pairs: u64) -> f64 {
+    const ON_LIST: usize = 1024;
+    let owner = Arc::new(NoopOwner {
+        pages: Mutex::new(Vec::new()),
+    });
+    let weak: Weak<dyn PageOwner> = Arc::downgrade(&owner) as Weak<dyn PageOwner>;
+    let key = |i: usize| PageKey::new(OwnerId(3), i as u64);
+    let pages: Vec<EpcPage> = (0..ON_LIST)
+        .map(|i| {
+            let p = mgr
+                .alloc(NodeId(0), AllocMode::NoReclaim)
+                .expect("free page");
+            mgr.mark_reclaimable(&p, key(i), weak.clone())
+                .expect("owned");
+            p
+        })
+        .collect();
+    let start = Instant::now();
+    for n in 0..pairs as usize {
+        let i = n % ON_LIST;
+        let p = &pages[black_box(i)];
+        mgr.unmark_reclaimable(p).expect("owned");
+        mgr.mark_reclaimable(p, key(i), weak.clone())
+            .expect("owned");
+    }
+    let took = start.elapsed();
+    for p in pages {
+        mgr.unmark_reclaimable(&p).expect("owned");
+        mgr.free(p).expect("owned");
+    }
+    took.as_nanos() as f64 / pairs as f64
+}
+
 /// Resident bytes per page that `in_use` allocations, and then marking
 /// them reclaimable, add to a fresh 128 GiB manager.
 fn per_page_memory(in_use: u32, policy: PolicyKind) -> Option<(f64, f64)> {
@@ -181,8 +220,11 @@ fn main() {
              ({policy} policy)"
         );
     }
-    println!("| EPC | pages | creation | resident at creation | alloc + free | reclaim pipeline |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| EPC | pages | creation | resident at creation | alloc + free | reclaim pipeline \
+         | mark + unmark |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for mib in sizes {
         let pages = (mib * 256) as u32;
         let before = rss_kib();
@@ -197,12 +239,15 @@ fn main() {
         };
         let mut best_pair = f64::INFINITY;
         let mut best_pipe = f64::INFINITY;
+        let mut best_mark = f64::INFINITY;
         for _ in 0..rounds {
             best_pair = best_pair.min(alloc_free(&mgr, pairs));
             best_pipe = best_pipe.min(pipeline(&mgr, pairs / 64));
+            best_mark = best_mark.min(mark_unmark(&mgr, pairs / 4));
         }
         println!(
-            "| {mib} MiB | {pages} | {:.2} ms | {grew} | {best_pair:.1} ns | {best_pipe:.1} ns |",
+            "| {mib} MiB | {pages} | {:.2} ms | {grew} | {best_pair:.1} ns | {best_pipe:.1} ns \
+             | {best_mark:.1} ns |",
             created.as_secs_f64() * 1e3
         );
         drop(mgr);
