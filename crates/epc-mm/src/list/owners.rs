@@ -103,3 +103,59 @@ impl Owners {
         self.references
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::owner::{BlockOutcome, Tracked, WriteOutcome};
+    use crate::page::PageKey;
+    use epc_hw::EpcPageId;
+
+    struct Nobody;
+
+    impl PageOwner for Nobody {
+        fn age(&self, _key: PageKey) -> bool {
+            false
+        }
+        fn block(&self, _key: PageKey, _page: EpcPageId) -> BlockOutcome {
+            BlockOutcome::Declined
+        }
+        fn track(&self) {}
+        fn write(&self, _key: PageKey, _page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
+            unreachable!("never blocked")
+        }
+    }
+
+    fn weak(a: &Arc<Nobody>) -> Weak<dyn PageOwner> {
+        Arc::downgrade(a) as Weak<dyn PageOwner>
+    }
+
+    #[test]
+    fn owners_are_shared_by_object_and_id_and_forgotten_with_their_last_page() {
+        let (a, b) = (Arc::new(Nobody), Arc::new(Nobody));
+        let mut t = Owners::default();
+        let ia = t.acquire(weak(&a), OwnerId(1));
+        assert_eq!(t.acquire(weak(&a), OwnerId(1)), ia, "one entry per owner");
+        let ib = t.acquire(weak(&b), OwnerId(1));
+        assert_ne!(ib, ia, "a new owner under a dead owner's id is another");
+        let ic = t.acquire(weak(&a), OwnerId(2));
+        assert_ne!(ic, ia);
+        assert_eq!(t.references(), 4);
+        assert_eq!(t.id(ic), Some(OwnerId(2)));
+        assert!(t
+            .upgrade(ia)
+            .is_some_and(|o| Arc::ptr_eq(&o, &(Arc::clone(&a) as Arc<dyn PageOwner>))));
+        t.release(ia);
+        assert_eq!(t.id(ia), Some(OwnerId(1)), "one page still refers to it");
+        t.release(ia);
+        assert_eq!((t.id(ia), t.upgrade(ia).is_none()), (None, true));
+        assert_eq!(
+            t.acquire(weak(&b), OwnerId(7)),
+            ia,
+            "a spare slot is reused"
+        );
+        drop(b);
+        assert!(t.upgrade(ib).is_none(), "a dead owner does not upgrade");
+        assert_eq!(t.references(), 3);
+    }
+}
