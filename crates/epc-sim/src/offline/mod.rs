@@ -59,6 +59,7 @@
 //! second (see `docs/POLICIES.md`).
 
 mod capacity;
+mod dense;
 mod error;
 mod mrc;
 mod plot;

@@ -142,6 +142,28 @@ pub fn simulate_with(
     drive: Drive,
 ) -> SimResult {
     let cap = capacity.pages(trace.distinct);
+    let misses = match super::dense::misses(policy, drive, &trace.pages, trace.distinct, cap) {
+        Some(m) => m,
+        None => general_misses(trace, cap, policy, drive),
+    };
+    let refs = trace.pages.len() as u64;
+    SimResult {
+        refs,
+        distinct: trace.distinct as u64,
+        capacity: cap as u64,
+        misses,
+        miss_ratio: misses as f64 / refs as f64,
+        policy: policy.name().to_owned(),
+    }
+}
+
+/// The general path: `policy` built as an [`OfflinePolicy`] (live ones
+/// through [`LiveAsOffline`]) and driven with page keys. The dense fast
+/// path ([`super::dense`]) gives the same counts for the policies it has.
+///
+/// [`OfflinePolicy`]: super::OfflinePolicy
+/// [`LiveAsOffline`]: super::LiveAsOffline
+pub(crate) fn general_misses(trace: &Trace, cap: usize, policy: SimPolicy, drive: Drive) -> u64 {
     let mut p = policy.build(cap, drive);
     if policy.needs_future() {
         p.prepare_dense(&trace.pages, trace.distinct);
@@ -168,13 +190,5 @@ pub fn simulate_with(
         resident[id as usize] = true;
         len += 1;
     }
-    let refs = trace.pages.len() as u64;
-    SimResult {
-        refs,
-        distinct: trace.distinct as u64,
-        capacity: cap as u64,
-        misses,
-        miss_ratio: misses as f64 / refs as f64,
-        policy: policy.name().to_owned(),
-    }
+    misses
 }
