@@ -61,6 +61,7 @@
 mod capacity;
 mod dense;
 mod error;
+mod ids;
 mod mrc;
 mod plot;
 pub mod policies;
