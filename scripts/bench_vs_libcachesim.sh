@@ -14,7 +14,8 @@
 # into the scratch folder); building it needs cmake, libglib2.0-dev and
 # libzstd-dev. RUNS (default 5).
 #
-# Prints a Markdown table: medians of the five wall times, the median of the
+# Prints a Markdown table (and the load average before and after, on
+# standard error): medians of the five wall times, the median of the
 # five pairwise ratios (cachesim time / epc time), peak resident memory, and
 # both miss ratios (cachesim prints four decimals; the exact counts were
 # compared with a build that also prints its miss counter, see
@@ -44,6 +45,8 @@ now() { date +%s%N; }
 # bit clear, which is epc's clock0; Belady is epc's opt.
 pairs="lru:lru fifo:fifo clock:clock0 sieve:sieve arc:arc s3fifo:s3fifo belady:opt"
 
+# The machine may be shared: say how busy it was (standard error).
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 printf '| trace | policy | epc miss ratio | cachesim miss ratio | epc s | cachesim s | speed-up | epc MiB | cachesim MiB |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
 names=("$@")
@@ -88,3 +91,4 @@ for name in "${names[@]}"; do
                 t, p, em / n, lr, eo / 1e6, lo / 1e6, r, ek / 1024, lk / 1024 }'
     done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -91,7 +91,7 @@ pub(crate) fn offline_error(e: offline::SimError) -> SimError {
 /// file name up to the first dot (as [`Trace::load`] names it).
 pub(crate) fn load_trace(path: &Path, opts: ReadOptions) -> Result<Trace, SimError> {
     let reader = TraceReader::open_opts(path, opts).map_err(|e| SimError::Input(e.to_string()))?;
-    Trace::from_pages(trace_name(path), reader).map_err(offline_error)
+    Trace::from_reader(trace_name(path), reader).map_err(offline_error)
 }
 
 /// A trace's display name: its file name up to the first dot.

@@ -1,9 +1,9 @@
 //! One run: a trace through one policy at one cache size.
 
+use super::ids::DenseIds;
 use super::{Capacity, SimError, SimPolicy};
 use crate::trace::TraceReader;
 use epc_mm::{OwnerId, PageKey};
-use rustc_hash::FxHashMap;
 use std::path::Path;
 
 /// A trace held for simulation: page ids mapped densely, in order of first
@@ -29,7 +29,7 @@ impl Trace {
             .filter(|s| !s.is_empty())
             .unwrap_or(&name)
             .to_owned();
-        Trace::from_pages(name, TraceReader::open(path)?)
+        Trace::from_reader(name, TraceReader::open(path)?)
     }
 
     /// A trace from page ids.
@@ -40,21 +40,40 @@ impl Trace {
     where
         SimError: From<E>,
     {
-        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut ids = DenseIds::new();
         let mut dense = Vec::new();
         for p in pages {
-            let p = p?;
-            let next = map.len() as u32;
-            let id = *map.entry(p).or_insert(next);
-            dense.push(id);
+            dense.push(ids.id(p?));
         }
-        if dense.is_empty() {
+        Trace::new(name.into(), dense, ids.distinct())
+    }
+
+    /// A trace read to its end from `reader`, a block of references at a
+    /// time ([`TraceReader::next_batch`]; what [`load`](Self::load) does).
+    pub fn from_reader(
+        name: impl Into<String>,
+        mut reader: TraceReader,
+    ) -> Result<Trace, SimError> {
+        let mut ids = DenseIds::new();
+        let mut dense = Vec::new();
+        loop {
+            let batch = reader.next_batch()?;
+            if batch.is_empty() {
+                break;
+            }
+            dense.extend(batch.iter().map(|&p| ids.id(p)));
+        }
+        Trace::new(name.into(), dense, ids.distinct())
+    }
+
+    fn new(name: String, pages: Vec<u32>, distinct: usize) -> Result<Trace, SimError> {
+        if pages.is_empty() {
             return Err(SimError::EmptyTrace);
         }
         Ok(Trace {
-            name: name.into(),
-            distinct: map.len(),
-            pages: dense,
+            name,
+            distinct,
+            pages,
         })
     }
 
@@ -142,6 +161,28 @@ pub fn simulate_with(
     drive: Drive,
 ) -> SimResult {
     let cap = capacity.pages(trace.distinct);
+    let misses = match super::dense::misses(policy, drive, &trace.pages, trace.distinct, cap) {
+        Some(m) => m,
+        None => general_misses(trace, cap, policy, drive),
+    };
+    let refs = trace.pages.len() as u64;
+    SimResult {
+        refs,
+        distinct: trace.distinct as u64,
+        capacity: cap as u64,
+        misses,
+        miss_ratio: misses as f64 / refs as f64,
+        policy: policy.name().to_owned(),
+    }
+}
+
+/// The general path: `policy` built as an [`OfflinePolicy`] (live ones
+/// through [`LiveAsOffline`]) and driven with page keys. The dense fast
+/// path ([`super::dense`]) gives the same counts for the policies it has.
+///
+/// [`OfflinePolicy`]: super::OfflinePolicy
+/// [`LiveAsOffline`]: super::LiveAsOffline
+pub(crate) fn general_misses(trace: &Trace, cap: usize, policy: SimPolicy, drive: Drive) -> u64 {
     let mut p = policy.build(cap, drive);
     if policy.needs_future() {
         p.prepare_dense(&trace.pages, trace.distinct);
@@ -168,13 +209,5 @@ pub fn simulate_with(
         resident[id as usize] = true;
         len += 1;
     }
-    let refs = trace.pages.len() as u64;
-    SimResult {
-        refs,
-        distinct: trace.distinct as u64,
-        capacity: cap as u64,
-        misses,
-        miss_ratio: misses as f64 / refs as f64,
-        policy: policy.name().to_owned(),
-    }
+    misses
 }

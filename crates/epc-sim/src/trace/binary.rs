@@ -34,6 +34,44 @@ fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
+/// One LEB128 record at the start of `buf`: its value and length; `None`
+/// if it does not end within `buf` or within 10 bytes.
+#[inline]
+fn decode(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut z: u64 = 0;
+    for (j, &b) in buf.iter().take(10).enumerate() {
+        z |= u64::from(b & 0x7f) << (7 * j);
+        if b & 0x80 == 0 {
+            return Some((z, j + 1));
+        }
+    }
+    None
+}
+
+/// [`decode`] for a record of at most 8 bytes, from the 8 bytes at its
+/// start, without a loop: the first byte with its high bit clear ends the
+/// record, and the 7-bit groups are packed together in three steps. `None`
+/// if the record is longer.
+#[inline]
+fn decode_word(bytes: &[u8]) -> Option<(u64, usize)> {
+    let w = u64::from_le_bytes(bytes.try_into().ok()?);
+    let ends = !w & 0x8080_8080_8080_8080;
+    if ends == 0 {
+        return None;
+    }
+    let len = (ends.trailing_zeros() / 8 + 1) as usize;
+    let keep = if len == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    };
+    let mut x = w & keep & 0x7f7f_7f7f_7f7f_7f7f;
+    x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+    x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+    x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+    Some((x, len))
+}
+
 /// Records decoded per batch at most.
 const BATCH: usize = 4096;
 
@@ -101,6 +139,28 @@ impl<R: BufRead> BinaryReader<R> {
         Ok(Some(p))
     }
 
+    /// Makes decoded records pending (decoding a batch if none is) and
+    /// returns how many are; 0 at the end of the stream.
+    pub(crate) fn fill_batch(&mut self) -> Result<usize, TraceError> {
+        if self.pos == self.batch.len() {
+            self.refill()?;
+            if self.batch.is_empty() {
+                if let Some(p) = self.next_slow()? {
+                    self.batch.push(p);
+                }
+            }
+        }
+        Ok(self.batch.len() - self.pos)
+    }
+
+    /// The pending records (after [`fill_batch`](Self::fill_batch)), now
+    /// consumed.
+    pub(crate) fn take_batch(&mut self) -> &[u64] {
+        let from = self.pos;
+        self.pos = self.batch.len();
+        &self.batch[from..]
+    }
+
     /// Decodes the whole records at the front of the input's buffer (up to
     /// [`BATCH`]) into `batch`; leaves it empty if the first record is not
     /// whole in the buffer (or at the end, or on a record too long).
@@ -113,28 +173,39 @@ impl<R: BufRead> BinaryReader<R> {
             .map_err(|e| TraceError::io(&self.path, e))?;
         let mut i = 0;
         let mut prev = self.prev;
-        'records: while self.batch.len() < BATCH {
-            let mut z: u64 = 0;
-            let mut shift = 0u32;
-            let mut j = i;
-            loop {
-                let Some(&b) = buf.get(j) else {
-                    break 'records;
-                };
-                if shift > 63 {
-                    // Let the slow path report it at the right offset.
-                    break 'records;
+        while self.batch.len() < BATCH {
+            // Records of one byte (deltas within ±63) are common: no loop.
+            let z = match buf.get(i) {
+                None => break,
+                Some(&b) if b < 0x80 => {
+                    i += 1;
+                    u64::from(b)
                 }
-                z |= u64::from(b & 0x7f) << shift;
-                shift += 7;
-                j += 1;
-                if b & 0x80 == 0 {
-                    break;
-                }
-            }
+                Some(_) if buf.len() - i >= 8 => match decode_word(&buf[i..i + 8]) {
+                    Some((z, used)) => {
+                        i += used;
+                        z
+                    }
+                    None => match decode(&buf[i..]) {
+                        Some((z, used)) => {
+                            i += used;
+                            z
+                        }
+                        None => break,
+                    },
+                },
+                Some(_) => match decode(&buf[i..]) {
+                    Some((z, used)) => {
+                        i += used;
+                        z
+                    }
+                    // Cut by the buffer's end, or too long: the slow path
+                    // reads on or reports it at the right offset.
+                    None => break,
+                },
+            };
             prev = prev.wrapping_add(unzigzag(z) as u64);
             self.batch.push(prev);
-            i = j;
         }
         self.prev = prev;
         self.input.consume(i);
@@ -270,6 +341,53 @@ mod tests {
             }
         };
         assert!(matches!(err, TraceError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn every_record_length_decodes_in_blocks_and_singly() {
+        // Deltas whose zigzag codes take 1 to 10 bytes, both signs, mixed.
+        let mut pages = vec![0u64];
+        let mut p = 0u64;
+        for bits in 0..64u32 {
+            for sign in [1i64, -1] {
+                let d = (1i64 << bits).wrapping_sub(1).wrapping_mul(sign);
+                p = p.wrapping_add(d as u64);
+                pages.push(p);
+                p = p.wrapping_add(3);
+                pages.push(p);
+            }
+        }
+        let mut w = BinaryWriter::new(Vec::new()).unwrap();
+        for &q in &pages {
+            w.write(q).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        for cap in [1usize, 9, 1 << 16] {
+            let input = std::io::BufReader::with_capacity(cap, &bytes[..]);
+            let mut r = BinaryReader::new(input, PathBuf::from("mem")).unwrap();
+            let mut got = Vec::new();
+            // Alternate single records and whole blocks.
+            loop {
+                if let Some(q) = r.next_page().unwrap() {
+                    got.push(q);
+                }
+                if r.fill_batch().unwrap() == 0 {
+                    break;
+                }
+                got.extend_from_slice(r.take_batch());
+            }
+            assert_eq!(got, pages, "buffer {cap}");
+        }
+        for (i, word) in [[0x7fu8, 0, 0, 0, 0, 0, 0, 0], [0xff; 8]]
+            .iter()
+            .enumerate()
+        {
+            let expect = if i == 0 { Some((0x7f, 1)) } else { None };
+            assert_eq!(decode_word(word), expect);
+        }
+        let eight = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        assert_eq!(decode_word(&eight), Some(((1 << 56) - 1, 8)));
+        assert_eq!(decode(&eight), Some(((1 << 56) - 1, 8)));
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub struct TraceReader {
     compression: Compression,
     count: u64,
     done: bool,
+    /// [`next_batch`](Self::next_batch)'s records for the formats that
+    /// decode one at a time.
+    batch: Vec<u64>,
 }
 
 impl fmt::Debug for TraceReader {
@@ -206,6 +209,7 @@ impl TraceReader {
             compression,
             count: 0,
             done: false,
+            batch: Vec::new(),
         })
     }
 
@@ -257,31 +261,81 @@ impl TraceReader {
                 self.count += 1;
                 Ok(Some(p))
             }
-            Ok(None) => {
-                self.done = true;
-                if let Inner::Lackey(r) = &self.inner {
-                    if let Some(line) = r.first_cut_line() {
-                        eprintln!(
-                            "{}: skipped {} lackey record(s) cut short by interleaved writes \
-                             (the first on line {line}; a program that forks shares valgrind's \
-                             log with its child)",
-                            self.path.display(),
-                            r.cut_records()
-                        );
-                    }
-                }
-                if self.count == 0 {
-                    Err(TraceError::Empty {
-                        path: self.path.clone(),
-                    })
-                } else {
-                    Ok(None)
-                }
-            }
+            Ok(None) => self.end().map(|()| None),
             Err(e) => {
                 self.done = true;
                 Err(e)
             }
+        }
+    }
+
+    /// The next page ids, several at a time (at most a few thousand); an
+    /// empty slice at the end. The same ids, the same errors, in the same
+    /// order as [`next_page`](Self::next_page), which may be mixed with
+    /// it; on an error, the ids of the batch before it are not returned.
+    /// A binary trace hands over its decoded block as it is (one call per
+    /// block instead of one per reference); other formats are read through
+    /// `next_page`.
+    pub fn next_batch(&mut self) -> Result<&[u64], TraceError> {
+        if self.done {
+            return Ok(&[]);
+        }
+        if let Inner::Binary(r) = &mut self.inner {
+            match r.fill_batch() {
+                Ok(0) => {
+                    self.end()?;
+                    return Ok(&[]);
+                }
+                Ok(n) => {
+                    self.count += n as u64;
+                    let Inner::Binary(r) = &mut self.inner else {
+                        unreachable!("matched just above")
+                    };
+                    return Ok(r.take_batch());
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        while batch.len() < 4096 {
+            match self.next_page() {
+                Ok(Some(p)) => batch.push(p),
+                Ok(None) => break,
+                Err(e) => {
+                    self.batch = batch;
+                    return Err(e);
+                }
+            }
+        }
+        self.batch = batch;
+        Ok(&self.batch)
+    }
+
+    /// The end of the trace: the lackey report, and [`TraceError::Empty`]
+    /// if it held no reference.
+    fn end(&mut self) -> Result<(), TraceError> {
+        self.done = true;
+        if let Inner::Lackey(r) = &self.inner {
+            if let Some(line) = r.first_cut_line() {
+                eprintln!(
+                    "{}: skipped {} lackey record(s) cut short by interleaved writes \
+                     (the first on line {line}; a program that forks shares valgrind's \
+                     log with its child)",
+                    self.path.display(),
+                    r.cut_records()
+                );
+            }
+        }
+        if self.count == 0 {
+            Err(TraceError::Empty {
+                path: self.path.clone(),
+            })
+        } else {
+            Ok(())
         }
     }
 }
