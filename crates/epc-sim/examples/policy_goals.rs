@@ -30,7 +30,7 @@ const MGLRU: SimPolicy = SimPolicy::Live(PolicyKind::Mglru);
 fn policies(only: Option<&str>) -> Vec<SimPolicy> {
     let mut v = vec![SimPolicy::CLOCK, SimPolicy::Lru, SimPolicy::Opt, OWN, MGLRU];
     for p in SimPolicy::all() {
-        let wanted = only.map_or(true, |o| {
+        let wanted = only.is_none_or(|o| {
             o.split(',')
                 .any(|n| SimPolicy::from_name(n).ok() == Some(*p))
         });

@@ -103,7 +103,7 @@ impl Groups {
                 let mut best: Option<usize> = None;
                 for (&g, &w) in pool.iter().zip(&weights) {
                     credits[g] += w;
-                    if best.map_or(true, |b| credits[g] > credits[b]) {
+                    if best.is_none_or(|b| credits[g] > credits[b]) {
                         best = Some(g);
                     }
                 }

@@ -94,7 +94,7 @@ impl Timeline {
             matches!(
                 e.kind,
                 EventKind::StartEnclave { .. } | EventKind::StartVm { .. }
-            ) && deadline.map_or(true, |d| e.at < d)
+            ) && deadline.is_none_or(|d| e.at < d)
         })
     }
 
