@@ -69,6 +69,11 @@ fn guest_pages_in_its_vepc_while_the_host_is_oversubscribed() {
 
     drop(guest);
     drop(hosts);
+    // A reclaim batch in flight may still hold a host enclave (it keeps a
+    // reference while it works on the enclave's pages) and free its pages
+    // when it ends: stop ksgxd, which lets that batch finish, before
+    // counting. Frees keep working after shutdown.
+    host.manager().shutdown();
     let free0 = host.manager().free_pages();
     let r = vm.stop();
     assert_eq!(r.removed, VEPC as usize, "{r:?}");
