@@ -10,15 +10,13 @@
 
 mod common;
 
-use common::MockOwner;
+use common::{settle, wait_until, MockOwner};
 use epc_hw::NodeId;
 use epc_mm::{AllocMode, EpcManager, ManagerConfig, ReclaimPermit, Watermarks};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const PAGES: u32 = 4096;
-const DEADLINE: Duration = Duration::from_secs(20);
 
 fn manager(mode: Watermarks) -> Arc<EpcManager> {
     let mut cfg = ManagerConfig::with_pages(PAGES);
@@ -29,27 +27,6 @@ fn manager(mode: Watermarks) -> Arc<EpcManager> {
 fn marks(mgr: &EpcManager) -> (u64, u64) {
     let c = mgr.counters();
     (c.low_watermark, c.high_watermark)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Waits until ksgxd is idle: no pages isolated, and the counters stable.
-fn settle(mgr: &EpcManager) {
-    let mut last = mgr.counters();
-    loop {
-        std::thread::sleep(Duration::from_millis(20));
-        let now = mgr.counters();
-        if now == last && now.isolated_pages == 0 {
-            return;
-        }
-        last = now;
-    }
 }
 
 #[test]

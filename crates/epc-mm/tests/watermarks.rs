@@ -4,13 +4,10 @@
 
 mod common;
 
-use common::MockOwner;
+use common::{settle, wait_until, MockOwner};
 use epc_hw::NodeId;
 use epc_mm::{AllocMode, EpcManager, ManagerConfig};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(20);
 
 fn manager(pages: u32, low: usize, high: usize, batch: usize) -> Arc<EpcManager> {
     let mut cfg = ManagerConfig::with_pages(pages);
@@ -18,27 +15,6 @@ fn manager(pages: u32, low: usize, high: usize, batch: usize) -> Arc<EpcManager>
     cfg.high_watermark = high;
     cfg.batch = batch;
     Arc::new(EpcManager::new(cfg).unwrap())
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Waits until ksgxd is idle: no pages isolated, and the counters stable.
-fn settle(mgr: &EpcManager) {
-    let mut last = mgr.counters();
-    loop {
-        std::thread::sleep(Duration::from_millis(20));
-        let now = mgr.counters();
-        if now == last && now.isolated_pages == 0 {
-            return;
-        }
-        last = now;
-    }
 }
 
 #[test]

@@ -238,3 +238,29 @@ pub(crate) fn det_manager(pages: u32, batch: usize) -> Arc<EpcManager> {
     cfg.batch = batch;
     Arc::new(EpcManager::new(cfg).expect("config"))
 }
+
+/// How long a liveness wait may take before the test fails (a bound, not a
+/// timing assertion).
+pub(crate) const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits until `cond` holds, failing after [`DEADLINE`].
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Waits until ksgxd is idle: no pages isolated, and the counters stable.
+pub(crate) fn settle(mgr: &EpcManager) {
+    let mut last = mgr.counters();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = mgr.counters();
+        if now == last && now.isolated_pages == 0 {
+            return;
+        }
+        last = now;
+    }
+}
