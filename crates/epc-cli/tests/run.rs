@@ -265,25 +265,15 @@ fn trace_workload_in_a_scenario() {
         .map(|i| format!("{}\n", (i * 13) % 300))
         .collect();
     std::fs::write(&trace, text).unwrap();
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
+    let v = run_scenario(
+        &dir,
+        &format!(
             "[epc]\npages = 128\n[manager]\nlow_watermark = 8\nhigh_watermark = 16\nbatch = 8\n\
              [[enclave]]\npages = 300\nthreads = 2\n[enclave.workload]\nkind = \"trace\"\n\
              path = {:?}\naccesses = 3000\nwrite_ratio = 0.2\n",
             trace.display().to_string()
         ),
-    )
-    .unwrap();
-    let v = json(epc().args([
-        "run",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        dir.join("r").to_str().unwrap(),
-        "--json",
-    ]));
+    );
     assert_eq!(v["accesses"], 6000);
     assert!(v["counters"]["faults"].as_u64().unwrap() >= 300);
 }
@@ -293,22 +283,12 @@ fn trace_workload_in_a_scenario() {
 #[test]
 fn fixed_watermarks_scenario_keeps_linux_watermarks() {
     let dir = scratch("run_fixed_watermarks");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
+    let v = run_scenario(
+        &dir,
         "[epc]\npages = 256\n[manager]\nwatermarks = \"fixed\"\n\
          [[enclave]]\npages = 400\nthreads = 2\n[enclave.workload]\nkind = \"uniform\"\n\
          accesses = 4000\nwrite_ratio = 0.3\n",
-    )
-    .unwrap();
-    let v = json(epc().args([
-        "run",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        dir.join("r").to_str().unwrap(),
-        "--json",
-    ]));
+    );
     assert_eq!(v["watermarks"], "fixed");
     assert_eq!(v["low_watermark"], 32);
     assert_eq!(v["high_watermark"], 64);
@@ -389,24 +369,14 @@ fn timeline_starts_an_enclave_late_and_stops_one_mid_run() {
 #[test]
 fn timeline_waits_for_starts_only() {
     let dir = scratch("run_timeline_wait");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
+    let v = run_scenario(
+        &dir,
         "[epc]\npages = 256\n\
          [[enclave]]\nname = \"first\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
          [[enclave]]\nname = \"second\"\npages = 50\n[enclave.workload]\nkind = \"uniform\"\naccesses = 100\n\
          [[event]]\nat = 0.3\nkind = \"start_enclave\"\nenclave = \"second\"\n\
          [[event]]\nat = 600\nkind = \"stop_enclave\"\nenclave = \"first\"\n",
-    )
-    .unwrap();
-    let v = json(epc().args([
-        "run",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        dir.join("r").to_str().unwrap(),
-        "--json",
-    ]));
+    );
     assert_eq!(v["accesses"], 200, "{v}");
     assert!(v["events"][0]["applied_at"].as_f64().unwrap() >= 0.3);
     assert!(v["events"][1]["applied_at"].is_null(), "{v}");
@@ -422,24 +392,14 @@ fn timeline_waits_for_starts_only() {
 #[test]
 fn timeline_stop_during_a_late_build() {
     let dir = scratch("run_timeline_stop_build");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
+    let v = run_scenario(
+        &dir,
         "duration_seconds = 2\n[epc]\npages = 512\n\
          [[enclave]]\nname = \"steady\"\npages = 300\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
          [[enclave]]\nname = \"big\"\npages = 8000\n[enclave.workload]\nkind = \"uniform\"\nseconds = 1\n\
          [[event]]\nat = 0.1\nkind = \"start_enclave\"\nenclave = \"big\"\n\
          [[event]]\nat = 0.12\nkind = \"stop_enclave\"\nenclave = \"big\"\n",
-    )
-    .unwrap();
-    let v = json(epc().args([
-        "run",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        dir.join("r").to_str().unwrap(),
-        "--json",
-    ]));
+    );
     assert_eq!(v["integrity"]["ok"], true, "{v}");
     assert_eq!(v["integrity"]["pages_leaked"], 0, "{v}");
     assert_eq!(v["integrity"]["pages_checked"], 300, "{v}");

@@ -101,3 +101,18 @@ pub fn check_counters(v: &serde_json::Value) {
     }
     assert!(o.values().all(|x| x.is_u64()), "flat integers: {v}");
 }
+
+/// Writes `toml` to `dir/s.toml`, runs `epc run` on it with the report in
+/// `dir/r`, and returns its JSON (the run must succeed).
+pub fn run_scenario(dir: &std::path::Path, toml: &str) -> serde_json::Value {
+    let scenario = dir.join("s.toml");
+    std::fs::write(&scenario, toml).unwrap();
+    json(epc().args([
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("r").to_str().unwrap(),
+        "--json",
+    ]))
+}
