@@ -34,6 +34,12 @@ fn guest_pages_in_its_vepc_while_the_host_is_oversubscribed() {
     for w in workers {
         assert_eq!(w.join().unwrap().unwrap(), 0, "every page reads back right");
     }
+    // Stop both ksgxds (each lets its batch in flight finish) so that the
+    // counters and residency read below are final: a batch that had done
+    // its EWBs but not yet counted them made the host's `evicted` lag the
+    // enclaves' EWBs under load. Frees keep working after shutdown.
+    host.manager().shutdown();
+    vm.manager().shutdown();
 
     // The guest paged against its own EPC, its ksgxd among the reclaimers.
     let gc = vm.manager().counters();
@@ -69,11 +75,6 @@ fn guest_pages_in_its_vepc_while_the_host_is_oversubscribed() {
 
     drop(guest);
     drop(hosts);
-    // A reclaim batch in flight may still hold a host enclave (it keeps a
-    // reference while it works on the enclave's pages) and free its pages
-    // when it ends: stop ksgxd, which lets that batch finish, before
-    // counting. Frees keep working after shutdown.
-    host.manager().shutdown();
     let free0 = host.manager().free_pages();
     let r = vm.stop();
     assert_eq!(r.removed, VEPC as usize, "{r:?}");
