@@ -14,6 +14,7 @@
 //! it.
 
 use crate::config::EpcLayout;
+use crate::epcm::EpcmEntry;
 use crate::epcm_cell::EpcmCell;
 use crate::error::{gp, GpCause, LeafResult, Operand};
 use crate::ids::EpcPageId;
@@ -218,6 +219,20 @@ pub(crate) struct BusyGuard<'a> {
     /// For an exclusive hold, the word before it (the poison bit), which
     /// nothing changes meanwhile (see [`PageSlot::poison`]).
     exclusive: Option<u32>,
+}
+
+impl BusyGuard<'_> {
+    /// The page's EPCM entry, read without the entry's lock: only for an
+    /// exclusive hold, under which no other writer of the entry runs (see
+    /// `epcm_cell.rs`).
+    #[inline]
+    pub(crate) fn entry(&self) -> EpcmEntry {
+        assert!(
+            self.exclusive.is_some(),
+            "a lock-free read needs the page exclusively"
+        );
+        self.slot.epcm.read_exclusive()
+    }
 }
 
 impl Drop for BusyGuard<'_> {

@@ -9,8 +9,7 @@
 
 use crate::epc::PageData;
 use crate::ids::{EnclaveId, LinearAddress, PAGE_SIZE};
-use crate::tracking::Tracking;
-use parking_lot::Mutex;
+use crate::tracking::TrackingCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Word offsets of the SECS fields the model uses (SIZE at 0 and BASEADDR at
@@ -30,7 +29,7 @@ pub(crate) struct SecsControl {
     /// Resident child pages (REG, TCS, TRIM) whose EPCM names this SECS.
     pub(crate) children: AtomicU32,
     /// Lock order: this, then a page's EPCM entry.
-    pub(crate) tracking: Mutex<Tracking>,
+    pub(crate) tracking: TrackingCell,
     /// Set while an ETRACK runs on this SECS (a second one gets #GP).
     pub(crate) etrack_running: AtomicBool,
 }
@@ -43,7 +42,7 @@ impl SecsControl {
             size,
             initialized: AtomicBool::new(false),
             children: AtomicU32::new(0),
-            tracking: Mutex::new(Tracking::default()),
+            tracking: TrackingCell::default(),
             etrack_running: AtomicBool::new(false),
         }
     }

@@ -10,6 +10,71 @@
 //! since, and any that entered later could not create one.
 
 use crate::ids::LpId;
+use parking_lot::{Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An enclave's [`Tracking`] behind its lock, with the completed epoch
+/// mirrored in an atomic that the guard publishes before it unlocks, so
+/// that EWB's "tracked?" check costs one load instead of a lock and an
+/// unlock (issue 13 §3). The mirror only grows and is written under the
+/// lock, so a reader that sees a value sees everything the exit or ETRACK
+/// that completed the cycle did before it; one that misses a completion
+/// that raced with it reports "not tracked", as a lock taken a moment
+/// earlier would have.
+#[derive(Debug, Default)]
+pub(crate) struct TrackingCell {
+    inner: Mutex<Tracking>,
+    completed: AtomicU64,
+}
+
+impl TrackingCell {
+    /// Locks the tracking state.
+    #[inline]
+    pub(crate) fn lock(&self) -> TrackingGuard<'_> {
+        TrackingGuard {
+            guard: self.inner.lock(),
+            completed: &self.completed,
+        }
+    }
+
+    /// [`Tracking::is_tracked`] without the lock.
+    #[inline]
+    pub(crate) fn is_tracked(&self, block_epoch: u64) -> bool {
+        block_epoch < self.completed.load(Ordering::Acquire)
+    }
+}
+
+/// The locked tracking state (see [`TrackingCell::lock`]).
+pub(crate) struct TrackingGuard<'a> {
+    guard: MutexGuard<'a, Tracking>,
+    completed: &'a AtomicU64,
+}
+
+impl Deref for TrackingGuard<'_> {
+    type Target = Tracking;
+
+    #[inline]
+    fn deref(&self) -> &Tracking {
+        &self.guard
+    }
+}
+
+impl DerefMut for TrackingGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Tracking {
+        &mut self.guard
+    }
+}
+
+impl Drop for TrackingGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Still under the lock: the mirror never goes backwards.
+        self.completed
+            .store(self.guard.completed, Ordering::Release);
+    }
+}
 
 /// Tracking state of one enclave.
 #[derive(Debug, Default, Clone)]
@@ -127,5 +192,17 @@ mod tests {
         t.etrack().unwrap();
         assert!(t.is_tracked(0));
         t.etrack().unwrap();
+    }
+
+    #[test]
+    fn the_cell_mirrors_the_completed_epoch() {
+        let c = TrackingCell::default();
+        c.lock().enter(LpId(1));
+        let blocked_at = c.lock().epoch();
+        c.lock().etrack().unwrap();
+        assert!(!c.is_tracked(blocked_at), "LP 1 has not exited");
+        c.lock().exit(LpId(1));
+        assert!(c.is_tracked(blocked_at));
+        assert!(!c.is_tracked(c.lock().epoch()));
     }
 }

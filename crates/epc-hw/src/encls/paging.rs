@@ -92,16 +92,16 @@ impl Machine {
         let r = (|| {
             let slot = self.slot_of(page, Operand::Target)?;
             let _busy = slot.try_shared().ok_or(SgxError::EpcPageConflict)?;
-            let entry = *slot.epcm.lock();
-            if !entry.valid {
-                return Err(SgxError::PgInvld.into());
+            // Only the type and the SECS are needed before the tracking
+            // lock: both are stable while the page is held.
+            let (page_type, secs) = slot.epcm.secs_while_held();
+            match page_type {
+                None => return Err(SgxError::PgInvld.into()),
+                Some(PageType::Secs) => return Ok(Done::warn((), SgxWarning::PgIsSecs)),
+                Some(PageType::Va) => return Ok(Done::warn((), SgxWarning::NotBlockable)),
+                Some(PageType::Reg | PageType::Tcs | PageType::Trim) => {}
             }
-            match entry.secinfo.page_type {
-                PageType::Secs => return Ok(Done::warn((), SgxWarning::PgIsSecs)),
-                PageType::Va => return Ok(Done::warn((), SgxWarning::NotBlockable)),
-                PageType::Reg | PageType::Tcs | PageType::Trim => {}
-            }
-            let secs_page = entry.secs.expect("child pages name their SECS");
+            let secs_page = secs.expect("child pages name their SECS");
             let control = self
                 .secs_ref(secs_page)
                 .expect("a child page's SECS is resident");
@@ -161,9 +161,9 @@ impl Machine {
             if page == va_slot.page {
                 return Err(gp(GpCause::SamePage));
             }
-            let _busy = slot.exclusive_for(Operand::Target)?;
+            let busy = slot.exclusive_for(Operand::Target)?;
             let _va_busy = va.shared_for(Operand::VaSlot)?;
-            let entry = *slot.epcm.lock();
+            let entry = busy.entry();
             if !entry.valid {
                 return Err(pf(Operand::Target, PfCause::NotValid));
             }
@@ -180,7 +180,7 @@ impl Machine {
                     if !entry.blocked {
                         return Err(SgxError::PageNotBlocked.into());
                     }
-                    if !control.tracking.lock().is_tracked(entry.block_epoch) {
+                    if !control.tracking.is_tracked(entry.block_epoch) {
                         return Err(SgxError::NotTracked.into());
                     }
                     // The SECS's EID goes into the MAC header.
