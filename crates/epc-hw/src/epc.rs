@@ -20,7 +20,7 @@ use crate::error::{gp, GpCause, LeafResult, Operand};
 use crate::ids::EpcPageId;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Pages per lazily allocated chunk of per-page state.
 pub(crate) const CHUNK_PAGES: usize = 512;
@@ -80,8 +80,9 @@ impl PageData {
     }
 }
 
-/// The contents of [`SLAB_PAGES`] consecutive pages, allocated together.
-type Slab = Box<[PageData; SLAB_PAGES]>;
+/// The contents of [`SLAB_PAGES`] consecutive pages, allocated together;
+/// counted so that a TLB entry can keep a reference (see [`PageRef`]).
+type Slab = Arc<[PageData; SLAB_PAGES]>;
 
 /// Bit of [`PageSlot::busy`] held by an exclusive leaf.
 const EXCLUSIVE: u32 = 1 << 31;
@@ -270,12 +271,7 @@ impl<'a> Slot<'a> {
     /// use.
     #[inline]
     pub(crate) fn data(self) -> &'a PageData {
-        &self.slab.get_or_init(|| {
-            let pages: Box<[PageData]> = (0..SLAB_PAGES).map(|_| PageData::new()).collect();
-            pages
-                .try_into()
-                .unwrap_or_else(|_| unreachable!("SLAB_PAGES pages"))
-        })[self.at % SLAB_PAGES]
+        &slab(self.slab)[self.at % SLAB_PAGES]
     }
 
     /// [`PageSlot::try_exclusive`], for as long as the slot lives.
@@ -307,6 +303,17 @@ impl<'a> Slot<'a> {
     }
 }
 
+/// The slab in `cell`, allocated on first use.
+#[inline]
+fn slab(cell: &OnceLock<Slab>) -> &Slab {
+    cell.get_or_init(|| {
+        let pages: Arc<[PageData]> = (0..SLAB_PAGES).map(|_| PageData::new()).collect();
+        pages
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("SLAB_PAGES pages"))
+    })
+}
+
 /// Slabs per chunk.
 const CHUNK_SLABS: usize = CHUNK_PAGES / SLAB_PAGES;
 
@@ -314,7 +321,8 @@ const CHUNK_SLABS: usize = CHUNK_PAGES / SLAB_PAGES;
 /// number of slab cells, so that the TLB-hit path indexes them with no
 /// bounds check: its page index is already below `CHUNK_PAGES`).
 struct Chunk {
-    slots: Box<[PageSlot]>,
+    /// Counted, like the slabs, for [`PageRef`].
+    slots: Arc<[PageSlot]>,
     slabs: Box<[OnceLock<Slab>; CHUNK_SLABS]>,
 }
 
@@ -371,6 +379,25 @@ impl Epc {
         chunk.slot(i % CHUNK_PAGES)
     }
 
+    /// A counted reference to `page`'s slot and contents (allocating them
+    /// on first use), or `None` if it is not an EPC page: what a TLB entry
+    /// keeps so that a hit reaches the page with no chunk or slab lookup.
+    /// It names the same memory as [`slot`](Self::slot) for as long as the
+    /// machine lives (chunks and slabs are never replaced; a power cycle
+    /// zeroes contents in place), so it grants no access the page id would
+    /// not: when an access may use it is the TLB's business.
+    pub(crate) fn page_ref(&self, page: EpcPageId) -> Option<PageRef> {
+        self.slot(page)?;
+        let i = page.index();
+        let chunk = self.chunks[i / CHUNK_PAGES].get()?;
+        let i = i % CHUNK_PAGES;
+        Some(PageRef {
+            slots: chunk.slots.clone(),
+            slab: slab(&chunk.slabs[i / SLAB_PAGES]).clone(),
+            at: i as u32,
+        })
+    }
+
     /// Every page whose state has been allocated, with its id. Pages never
     /// touched are free and have no state.
     pub(crate) fn materialized(&self) -> impl Iterator<Item = (EpcPageId, Slot<'_>)> {
@@ -384,6 +411,36 @@ impl Epc {
     }
 }
 
+/// One page's slot and contents, held by counted references to its
+/// chunk's slot array and its slab (see [`Epc::page_ref`]).
+#[derive(Clone)]
+pub(crate) struct PageRef {
+    slots: Arc<[PageSlot]>,
+    slab: Slab,
+    /// The page's index in its chunk.
+    at: u32,
+}
+
+impl PageRef {
+    /// Whether the page is poisoned ([`PageSlot::is_poisoned`]).
+    #[inline]
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.slots[self.at as usize].is_poisoned()
+    }
+
+    /// The page's contents.
+    #[inline]
+    pub(crate) fn data(&self) -> &PageData {
+        &self.slab[self.at as usize % SLAB_PAGES]
+    }
+}
+
+impl std::fmt::Debug for PageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageRef").field("at", &self.at).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +448,29 @@ mod tests {
     #[test]
     fn a_slot_is_36_bytes() {
         assert_eq!(std::mem::size_of::<PageSlot>(), 36);
+    }
+
+    #[test]
+    fn a_page_ref_names_the_slot_and_contents_of_its_page() {
+        let layout = EpcLayout::new(&crate::config::MachineConfig::with_pages(600).sections);
+        let epc = Epc::new(layout);
+        assert!(epc.page_ref(EpcPageId(600)).is_none(), "not an EPC page");
+        for page in [EpcPageId(0), EpcPageId(17), EpcPageId(599)] {
+            let r = epc.page_ref(page).expect("EPC page");
+            let slot = epc.slot(page).expect("EPC page");
+            r.data().words[3].store(u64::from(page.0) + 1, Ordering::Relaxed);
+            assert_eq!(
+                slot.data().words[3].load(Ordering::Relaxed),
+                u64::from(page.0) + 1
+            );
+            // A power cycle zeroes in place: the reference still names the
+            // page's memory.
+            slot.zero_if_present();
+            assert_eq!(r.data().words[3].load(Ordering::Relaxed), 0);
+            assert!(!r.is_poisoned());
+            slot.poison();
+            assert!(r.is_poisoned());
+        }
     }
 
     #[test]

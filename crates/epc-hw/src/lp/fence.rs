@@ -19,9 +19,14 @@ use std::sync::OnceLock;
 /// per process, before the first logical processor exists.
 static EXPEDITED: OnceLock<bool> = OnceLock::new();
 
-/// Registers the process for expedited membarriers (once).
-pub(super) fn init() {
-    EXPEDITED.get_or_init(register);
+/// Registers the process for expedited membarriers (once), and returns the
+/// light barrier that pairs with [`heavy`], for the new logical processor
+/// to keep: reading the mode from its own field rather than from the
+/// static's `OnceLock` spares the access path a load and a branch.
+pub(super) fn init() -> Light {
+    Light {
+        expedited: *EXPEDITED.get_or_init(register),
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -41,14 +46,24 @@ fn expedited() -> bool {
     EXPEDITED.get().copied().unwrap_or(false)
 }
 
-/// The access side: a compiler fence when the heavy side is the system
-/// call, else a full fence.
-#[inline]
-pub(super) fn light() {
-    if expedited() {
-        compiler_fence(Ordering::SeqCst);
-    } else {
-        fence(Ordering::SeqCst);
+/// The access side's barrier, in the mode the process settled on at
+/// [`init`] (which never changes afterwards, so a copy kept by each logical
+/// processor always agrees with [`heavy`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Light {
+    expedited: bool,
+}
+
+impl Light {
+    /// A compiler fence when the heavy side is the system call, else a
+    /// full fence.
+    #[inline]
+    pub(super) fn fence(self) {
+        if self.expedited {
+            compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
     }
 }
 

@@ -86,13 +86,28 @@ pub struct LpStats {
     pub walks: u64,
 }
 
+/// The counters [`LpStats`] is computed from, kept so that a TLB hit bumps
+/// one plain field (the hit path's only counter).
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    /// TLB hits whose access completed.
+    hits: u64,
+    /// TLB hits on a poisoned page (machine checks).
+    poisoned_hits: u64,
+    /// Accesses that completed after a page walk.
+    walked: u64,
+    walks: u64,
+}
+
 /// A logical processor, owned by one OS thread.
 pub struct LogicalProcessor {
     machine: Arc<Machine>,
     shared: Arc<LpShared>,
     tlb: Tlb,
     mode: Mode,
-    stats: LpStats,
+    counters: Counters,
+    /// The access side of the IPI handshake's barrier pair.
+    light: fence::Light,
 }
 
 impl fmt::Debug for LogicalProcessor {
@@ -105,7 +120,7 @@ impl fmt::Debug for LogicalProcessor {
         f.debug_struct("LogicalProcessor")
             .field("id", &self.shared.id)
             .field("mode", &mode)
-            .field("stats", &self.stats)
+            .field("stats", &self.stats())
             .finish()
     }
 }
@@ -114,7 +129,7 @@ impl Machine {
     /// A new logical processor for the calling thread, with the machine's
     /// TLB size.
     pub fn new_lp(self: &Arc<Self>) -> Result<LogicalProcessor, LpError> {
-        fence::init();
+        let light = fence::init();
         let shared = self
             .lps
             .register()
@@ -124,7 +139,8 @@ impl Machine {
             shared,
             tlb: Tlb::new(self.config.tlb_entries),
             mode: Mode::Outside,
-            stats: LpStats::default(),
+            counters: Counters::default(),
+            light,
         })
     }
 }
@@ -137,7 +153,12 @@ impl LogicalProcessor {
 
     /// Access counters.
     pub fn stats(&self) -> LpStats {
-        self.stats
+        let c = self.counters;
+        LpStats {
+            accesses: c.hits + c.walked,
+            tlb_hits: c.hits + c.poisoned_hits,
+            walks: c.walks,
+        }
     }
 
     /// Whether the LP is in enclave mode (an IPI may have exited it since;

@@ -42,19 +42,15 @@ pub(crate) fn epcm_check(
 }
 
 impl LogicalProcessor {
-    #[inline]
-    pub(super) fn translate(
+    /// The page walk of an access that missed the TLB (or hit an entry
+    /// that does not allow a write): the page table, then the EPCM checks,
+    /// then a TLB fill.
+    pub(super) fn walk(
         &mut self,
         addr: LinearAddress,
         write: bool,
     ) -> Result<EpcPageId, PageFaultInfo> {
-        if let Some(t) = self.tlb.lookup(addr) {
-            if !write || t.writable {
-                self.stats.tlb_hits += 1;
-                return Ok(t.page);
-            }
-        }
-        self.stats.walks += 1;
+        self.counters.walks += 1;
         let Mode::Inside(ctx) = &self.mode else {
             unreachable!("accesses begin inside");
         };
@@ -69,9 +65,8 @@ impl LogicalProcessor {
         if write && !pte.writable {
             return Err(fault(FaultCause::PteReadOnly, Some(pte.page)));
         }
-        let slot = self
-            .machine
-            .epc
+        let epc = &self.machine.epc;
+        let slot = epc
             .slot(pte.page)
             .ok_or(fault(FaultCause::NotEpc, Some(pte.page)))?;
         let e = *slot.epcm.lock();
@@ -86,6 +81,7 @@ impl LogicalProcessor {
                 page: pte.page,
                 writable,
             },
+            || epc.page_ref(pte.page),
         );
         Ok(pte.page)
     }
