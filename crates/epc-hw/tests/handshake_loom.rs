@@ -24,12 +24,13 @@ use loom::thread;
 const OUTSIDE: u8 = 0;
 const INSIDE: u8 = 1;
 const EXITING: u8 = 3;
+/// The exit request, ORed into the state word (`EXIT_REQUESTED`).
+const REQUESTED: u8 = 0x10;
 
 #[derive(Default)]
 struct Lp {
     state: AtomicU8,
     busy: AtomicBool,
-    exit_requested: AtomicBool,
     exits: AtomicU64,
     /// How many times the exit was performed (must end at 1).
     performed: AtomicU32,
@@ -47,7 +48,6 @@ impl Lp {
     /// `Machine::finish_exit`.
     fn finish_exit(&self) {
         self.performed.fetch_add(1, Ordering::Relaxed);
-        self.exit_requested.store(false, Ordering::SeqCst);
         self.exits.fetch_add(1, Ordering::SeqCst);
         self.state.store(OUTSIDE, Ordering::SeqCst);
     }
@@ -57,16 +57,10 @@ impl Lp {
     fn access(&self) -> bool {
         self.busy.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst); // fence::light()
-        if self.exit_requested.load(Ordering::Acquire)
-            || self.state.load(Ordering::Acquire) != INSIDE
-        {
+        if self.state.load(Ordering::Acquire) != INSIDE {
             // abandon_access
             self.busy.store(false, Ordering::Release);
-            if self
-                .state
-                .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
+            if self.claim_exit_as_owner() {
                 self.finish_exit();
             }
             return false;
@@ -80,21 +74,37 @@ impl Lp {
         true
     }
 
+    /// `LpShared::claim_exit_as_owner`.
+    fn claim_exit_as_owner(&self) -> bool {
+        let mut cur = self.state.load(Ordering::SeqCst);
+        while cur & !REQUESTED == INSIDE {
+            match self
+                .state
+                .compare_exchange(cur, EXITING, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
+    }
+
     /// `Machine::ipi_enclave` for this one LP, then the page rewrite.
     fn ipi_then_rewrite(&self) {
         let exits_before = self.exits.load(Ordering::SeqCst);
-        self.exit_requested.store(true, Ordering::SeqCst);
+        self.state.fetch_or(REQUESTED, Ordering::SeqCst);
         fence(Ordering::SeqCst); // fence::heavy()
         loop {
             if self.exits.load(Ordering::SeqCst) != exits_before {
                 break;
             }
-            match self.state.load(Ordering::SeqCst) {
+            let state = self.state.load(Ordering::SeqCst);
+            match state & !REQUESTED {
                 OUTSIDE => break,
                 INSIDE if !self.busy.load(Ordering::Acquire) => {
                     if self
                         .state
-                        .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
+                        .compare_exchange(state, EXITING, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
                     {
                         self.finish_exit();

@@ -148,12 +148,10 @@ impl LogicalProcessor {
         let shared = &self.shared;
         shared.busy.store(true, Ordering::Relaxed);
         self.light.fence();
-        // The request is read first: a sender that has already completed
-        // the exit has cleared it, and then (acquire) the state it moved
-        // away from INSIDE is visible.
-        if shared.exit_requested.load(Ordering::Acquire)
-            || shared.state.load(Ordering::Acquire) != INSIDE
-        {
+        // One load reads the request and the state: anything but a plain
+        // INSIDE (a request raised, or the exit claimed or done; acquire, to
+        // see what the exit did) and the access does not start.
+        if shared.state.load(Ordering::Acquire) != INSIDE {
             return Err(self.refuse_access());
         }
         Ok(())
@@ -182,11 +180,7 @@ impl LogicalProcessor {
     fn abandon_access(&mut self) -> LpError {
         let shared = &self.shared;
         shared.busy.store(false, Ordering::Release);
-        if shared
-            .state
-            .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if shared.claim_exit_as_owner() {
             self.machine.finish_exit(&self.shared, ExitKind::Aex);
         }
         self.become_interrupted();

@@ -1,7 +1,7 @@
 //! Enclave entry and exit: EENTER, ERESUME and EEXIT.
 
 use super::ipi::ExitKind;
-use super::state::{backoff, InsideCtx, EXITING, INSIDE, OUTSIDE};
+use super::state::{backoff, InsideCtx, INSIDE, OUTSIDE};
 use super::walk::epcm_check;
 use super::{Ctx, LogicalProcessor, LpError, Mode};
 use crate::cost::Event;
@@ -47,7 +47,7 @@ impl LogicalProcessor {
         let (tcs, pt) = (ctx.tcs, ctx.page_table.clone());
         // An IPI sender may still be completing the exit it claimed.
         let mut spins = 0;
-        while self.shared.state.load(Ordering::SeqCst) != OUTSIDE {
+        while self.shared.state_now() != OUTSIDE {
             backoff(&mut spins);
         }
         self.enter(tcs, pt, Entry::Resume)
@@ -60,12 +60,7 @@ impl LogicalProcessor {
             Mode::Interrupted(_) => return Err(LpError::Interrupted),
             Mode::Outside => return Err(LpError::NotInEnclave),
         }
-        if self
-            .shared
-            .state
-            .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        if !self.shared.claim_exit_as_owner() {
             self.note_async_exit();
             return Err(LpError::Interrupted);
         }
@@ -158,7 +153,8 @@ impl LogicalProcessor {
             control: control.clone(),
             tcs_page: pte.page,
         });
-        self.shared.exit_requested.store(false, Ordering::SeqCst);
+        // Clears a stale exit request (from a sender whose target was an
+        // earlier stay, already over).
         self.shared.state.store(INSIDE, Ordering::SeqCst);
         drop(tracking);
 

@@ -1,7 +1,7 @@
 //! IPIs and the completion of an exit (EEXIT or AEX), whoever performs it.
 
 use super::fence;
-use super::state::{backoff, LpShared, EXITING, INSIDE, OUTSIDE};
+use super::state::{backoff, LpShared, EXITING, EXIT_REQUESTED, INSIDE, OUTSIDE};
 use crate::cost::Event;
 use crate::encls::tcs::TcsView;
 use crate::ids::{EpcPageId, LpId};
@@ -32,7 +32,7 @@ impl Machine {
             .iter()
             .map(|lp| {
                 let exits = lp.exits.load(Ordering::SeqCst);
-                lp.exit_requested.store(true, Ordering::SeqCst);
+                lp.state.fetch_or(EXIT_REQUESTED, Ordering::SeqCst);
                 exits
             })
             .collect();
@@ -53,12 +53,16 @@ impl Machine {
             if lp.exits.load(Ordering::SeqCst) != exits_before {
                 return;
             }
-            match lp.state.load(Ordering::SeqCst) {
+            let state = lp.state.load(Ordering::SeqCst);
+            match state & !EXIT_REQUESTED {
                 OUTSIDE => return,
+                // One attempt from the word as read, then back to the top
+                // (never a retry without looking at `busy` again: the word
+                // may have changed because the LP left and came back).
                 INSIDE if !lp.busy.load(Ordering::Acquire) => {
                     if lp
                         .state
-                        .compare_exchange(INSIDE, EXITING, Ordering::SeqCst, Ordering::SeqCst)
+                        .compare_exchange(state, EXITING, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
                     {
                         self.finish_exit(lp, ExitKind::Aex);
@@ -84,8 +88,8 @@ impl Machine {
             }
             ctx.control.tracking.lock().exit(lp.id);
         }
-        lp.exit_requested.store(false, Ordering::SeqCst);
         lp.exits.fetch_add(1, Ordering::SeqCst);
+        // Clears any exit request with the state.
         lp.state.store(OUTSIDE, Ordering::SeqCst);
         if kind == ExitKind::Aex {
             self.ledger.charge(Event::Aex);

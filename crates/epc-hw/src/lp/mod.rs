@@ -4,18 +4,19 @@
 //!
 //! A [`LogicalProcessor`] is a value owned by one OS thread (`&mut self`
 //! everywhere). What other threads must see of it lives in [`LpShared`]: its
-//! state word, an exit-request flag that IPIs raise, a count of exits, and
-//! the context an AEX needs.
+//! state word (which carries the exit request that IPIs raise), a count of
+//! exits, and the context an AEX needs.
 //!
 //! # The state word and the IPI handshake
 //!
 //! `OUTSIDE` → (EENTER/ERESUME) → `INSIDE` → `EXITING` (someone performs
-//! the exit) → `OUTSIDE`, and beside it a `busy` flag that only the owning
-//! thread writes, raised for the length of one access or ENCLU leaf.
+//! the exit) → `OUTSIDE`, with an exit-request bit that IPI senders OR in,
+//! and beside it a `busy` flag that only the owning thread writes, raised
+//! for the length of one access or ENCLU leaf.
 //!
 //! An access raises `busy` with a plain store, issues a *light* barrier (a
-//! compiler fence) and reads the exit-request flag; an IPI sender raises the
-//! request, issues a *heavy* barrier (the `membarrier` system call's private
+//! compiler fence) and reads the state word (one load: it starts only on a
+//! plain `INSIDE`, no request); an IPI sender raises the request, issues a *heavy* barrier (the `membarrier` system call's private
 //! expedited barrier, through rustix's safe wrapper, which forces a full
 //! barrier on every CPU running a thread of the process) and reads `busy`.
 //! This is the asymmetric form of Dekker's handshake: at least one side sees
@@ -58,7 +59,6 @@ use crate::page_table::PageTable;
 use crate::tlb::Tlb;
 use crate::Machine;
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The enclave context of an LP inside (or interrupted in) an enclave.
@@ -178,7 +178,7 @@ impl Drop for LogicalProcessor {
         if matches!(self.mode, Mode::Inside(_)) && self.eexit().is_err() {
             // Interrupted meanwhile: the exit is done or being done.
             let mut spins = 0;
-            while self.shared.state.load(Ordering::SeqCst) != OUTSIDE {
+            while self.shared.state_now() != OUTSIDE {
                 backoff(&mut spins);
             }
         }
