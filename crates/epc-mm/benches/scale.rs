@@ -13,8 +13,10 @@
 //! First, the manager's resident memory per page in use: `SCALE_IN_USE`
 //! pages (default 262,144) allocated in a 128 GiB EPC, then put on the
 //! reclaimable list (the list's per-page slots and key index, and the
-//! policy's own state; `SCALE_POLICY` names the policy, default `fifo`),
-//! each step's growth divided by the pages.
+//! policy's own state), each step's growth divided by the pages: for the
+//! policy `SCALE_POLICY` names, or, by default, for every built-in policy,
+//! each in a child process of its own (so that no policy's growth hides in
+//! the heap another one freed). `SCALE_MEMORY_ONLY=1` stops after that.
 //!
 //! `mark + unmark` is the owners' side of the list: with 1,024 pages of one
 //! owner on the list, one page at a time is taken off and put back (under
@@ -209,16 +211,31 @@ fn main() {
     let rounds: u32 = env_or("SCALE_ROUNDS", 5).max(1);
     // First, while the heap holds no freed memory that would hide growth.
     let in_use: u32 = env_or("SCALE_IN_USE", 262_144);
-    let policy = std::env::var("SCALE_POLICY")
-        .ok()
-        .and_then(|p| PolicyKind::from_name(&p).ok())
-        .unwrap_or(PolicyKind::Fifo);
-    if let Some((alloc, marked)) = per_page_memory(in_use, policy) {
-        println!(
-            "manager memory per page in use ({in_use} pages of a 128 GiB EPC): \
-             {alloc:.1} bytes allocated, {marked:.1} more on the reclaimable list \
-             ({policy} policy)"
-        );
+    match std::env::var("SCALE_POLICY") {
+        Ok(name) => {
+            let policy = PolicyKind::from_name(&name).expect("SCALE_POLICY: a policy name");
+            if let Some((alloc, marked)) = per_page_memory(in_use, policy) {
+                println!(
+                    "manager memory per page in use ({in_use} pages of a 128 GiB EPC): \
+                     {alloc:.1} bytes allocated, {marked:.1} more on the reclaimable list \
+                     ({policy} policy)"
+                );
+            }
+        }
+        Err(_) => {
+            let exe = std::env::current_exe().expect("the bench's own path");
+            for kind in PolicyKind::ALL {
+                let out = std::process::Command::new(&exe)
+                    .env("SCALE_POLICY", kind.name())
+                    .env("SCALE_MEMORY_ONLY", "1")
+                    .output()
+                    .expect("run the bench for one policy");
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+        }
+    }
+    if std::env::var_os("SCALE_MEMORY_ONLY").is_some() {
+        return;
     }
     println!(
         "| EPC | pages | creation | resident at creation | alloc + free | reclaim pipeline \

@@ -66,8 +66,8 @@ pub use page::{EpcPage, OwnerId, PageKey};
 pub use permit::{AllocMode, ReclaimPermit};
 pub use poison::{MemoryFailure, PoisonError};
 pub use policy::{
-    ClockPro, Fifo, KeyList, KeyLists, Mglru, PolicyError, PolicyKind, PolicyVisitor,
-    ReclaimPolicy, ScanReport, SecondChance, Sieve, Tide,
+    ByKey, ClockPro, Fifo, KeyList, KeyLists, Mglru, PageKeys, PagePolicy, PolicyError, PolicyKind,
+    PolicyVisitor, ReclaimPolicy, ScanReport, SecondChance, Sieve, Tide,
 };
 pub use reclaim::BatchReport;
 pub use watermark::Watermarks;

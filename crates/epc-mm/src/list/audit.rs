@@ -60,13 +60,13 @@ impl AuditGuard<'_> {
                     (_, None) => false,
                     (PageState::Tracked, Some(key)) => {
                         tracked += 1;
-                        !slot.superseded && list.policy.contains(key)
+                        !slot.superseded && list.policy.contains(key, page.0)
                     }
                     // A superseded page's key is resident again on another
                     // page (see `Slot::superseded`).
                     (PageState::Isolated, Some(key)) => {
                         isolated += 1;
-                        slot.superseded || !list.policy.contains(key)
+                        slot.superseded || !list.policy.contains(key, page.0)
                     }
                     (PageState::Free | PageState::InUse, Some(_)) => false,
                 };

@@ -1,7 +1,7 @@
 //! The reclaim pipeline's side of a list: isolating victims, putting back
 //! the ones their owners declined, and finishing the ones that left.
 
-use super::{index, key_of, Reclaimable};
+use super::{index, key_of, ListKeys, Reclaimable};
 use crate::owner::PageOwner;
 use crate::page::{PageKey, PageState, PageStates};
 use crate::policy::ScanReport;
@@ -41,21 +41,27 @@ impl Reclaimable {
         victims: &mut Vec<Victim>,
     ) -> Isolation {
         let mut aged: Vec<Arc<dyn PageOwner>> = Vec::new();
-        let mut chosen: Vec<PageKey> = Vec::with_capacity(max);
+        let mut chosen: Vec<u32> = Vec::with_capacity(max);
         let mut report = Isolation::default();
         let mut guard = self.lock();
         let list = &mut *guard;
         let slots = &self.totals.slots;
         report.scan = {
-            let (index, owners) = (&list.index, &list.owners);
-            let mut young = |key: PageKey| -> bool {
-                let Some(page) = index.find(index::hash(key), key, |p| key_of(slots, owners, p))
-                else {
+            let keys = ListKeys {
+                slots,
+                owners: &list.owners,
+                index: &list.index,
+            };
+            let owners = &list.owners;
+            let mut young = |page: u32| -> bool {
+                // The policy names pages it knows: tracked or isolated here.
+                let slot = slots.get(EpcPageId(page));
+                let Some(key) = owners.id(slot.owner).map(|o| PageKey::new(o, slot.addr)) else {
                     return false;
                 };
                 // An owner going away counts as old, so it is isolated and
                 // dropped from the list promptly.
-                let Some(owner) = owners.upgrade(slots.get(page).owner) else {
+                let Some(owner) = owners.upgrade(slot.owner) else {
                     return false;
                 };
                 let young = owner.age(key);
@@ -66,20 +72,22 @@ impl Reclaimable {
                 }
                 young
             };
-            list.policy.select_victims(max, &mut young, &mut chosen)
+            list.policy
+                .select_victims(max, &keys, &mut young, &mut chosen)
         };
 
-        for (i, key) in chosen.into_iter().enumerate() {
+        for (i, page) in chosen.into_iter().enumerate() {
+            let page = EpcPageId(page);
+            let Some(key) = key_of(slots, &list.owners, page) else {
+                debug_assert!(false, "policy returned unknown page {page:?}");
+                continue;
+            };
             if i >= max {
                 // A policy that over-delivers keeps the surplus.
-                list.policy.put_back(key);
+                list.policy.put_back(key, page.0);
                 continue;
             }
             let h = index::hash(key);
-            let Some(page) = list.index.find(h, key, |p| key_of(slots, &list.owners, p)) else {
-                debug_assert!(false, "policy returned unknown key {key:?}");
-                continue;
-            };
             let owner = slots.get(page).owner;
             match list.owners.upgrade(owner) {
                 Some(owner) => {
@@ -91,7 +99,7 @@ impl Reclaimable {
                     // Left to the owner's teardown, which frees the page.
                     list.index.remove(h, page);
                     list.owners.release(owner);
-                    list.policy.removed(key);
+                    list.policy.removed(key, page.0);
                     states.set(page, PageState::InUse);
                     report.skipped += 1;
                 }
@@ -115,7 +123,7 @@ impl Reclaimable {
         for (page, key) in pages {
             states.set(page, PageState::Tracked);
             list.isolated -= 1;
-            list.policy.put_back(key);
+            list.policy.put_back(key, page.0);
         }
         self.publish(&list);
     }
@@ -144,9 +152,9 @@ impl Reclaimable {
             } else {
                 list.index.remove(index::hash(key), page);
                 if evicted {
-                    list.policy.evicted(key);
+                    list.policy.evicted(key, page.0);
                 } else {
-                    list.policy.removed(key);
+                    list.policy.removed(key, page.0);
                 }
             }
             states.set(page, PageState::InUse);

@@ -39,13 +39,13 @@ impl Reclaimable {
             slots.supersede(old);
             list.superseded.push(old);
             list.index.remove(h, old);
-            list.policy.evicted(key);
+            list.policy.evicted(key, old.0);
         }
         let owner = list.owners.acquire(owner, key.owner);
         slots.set(page, key.addr, owner);
         list.index
             .insert(h, page, |p| key_of(slots, &list.owners, p));
-        list.policy.inserted(key);
+        list.policy.inserted(key, page.0);
         states.set(page, PageState::Tracked);
         self.publish(list);
         Ok(())
@@ -69,7 +69,7 @@ impl Reclaimable {
         if let Some(key) = key_of(&self.totals.slots, &list.owners, page) {
             if list.index.remove(index::hash(key), page) {
                 list.owners.release(slot.owner);
-                list.policy.removed(key);
+                list.policy.removed(key, page.0);
             }
         }
         states.set(page, PageState::InUse);

@@ -34,7 +34,7 @@ mod slots;
 pub(crate) use batch::Victim;
 
 use crate::page::PageKey;
-use crate::policy::ReclaimPolicy;
+use crate::policy::{PageKeys, PagePolicy, ReclaimPolicy};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use epc_hw::EpcPageId;
 use index::KeyIndex;
@@ -44,7 +44,9 @@ use thiserror::Error;
 
 /// State under the list lock.
 struct ReclaimList {
-    policy: Box<dyn ReclaimPolicy>,
+    /// Driven by page: a built-in policy keeps its per-page state in a
+    /// per-page entry rather than by key (see `policy::PagePolicy`).
+    policy: Box<dyn PagePolicy>,
     /// The owners of the tracked and isolated pages.
     owners: Owners,
     /// From key to page, for the keys the policy hands back: every tracked
@@ -63,6 +65,28 @@ struct ReclaimList {
 fn key_of(slots: &ListSlots, owners: &Owners, page: EpcPageId) -> Option<PageKey> {
     let slot = slots.get(page);
     Some(PageKey::new(owners.id(slot.owner)?, slot.addr))
+}
+
+/// The list's answers to a policy's questions about keys and pages: the
+/// key index and the page entries.
+struct ListKeys<'a> {
+    slots: &'a ListSlots,
+    owners: &'a Owners,
+    index: &'a KeyIndex,
+}
+
+impl PageKeys for ListKeys<'_> {
+    fn page(&self, key: PageKey) -> Option<u32> {
+        self.index
+            .find(index::hash(key), key, |p| {
+                key_of(self.slots, self.owners, p)
+            })
+            .map(|p| p.0)
+    }
+
+    fn key(&self, page: u32) -> Option<PageKey> {
+        key_of(self.slots, self.owners, EpcPageId(page))
+    }
 }
 
 /// What every list of one manager shares: the listed and isolated pages
@@ -112,7 +136,7 @@ impl Reclaimable {
     pub(crate) fn new(policy: Box<dyn ReclaimPolicy>, totals: Arc<ListTotals>) -> Self {
         Reclaimable {
             lock: Mutex::new(ReclaimList {
-                policy,
+                policy: policy.into_pages(),
                 owners: Owners::default(),
                 index: KeyIndex::default(),
                 superseded: Vec::new(),
@@ -180,7 +204,7 @@ impl Reclaimable {
         if !list.policy.is_empty() || list.isolated != 0 {
             return Err(ListError::Busy);
         }
-        list.policy = policy;
+        list.policy = policy.into_pages();
         Ok(())
     }
 }

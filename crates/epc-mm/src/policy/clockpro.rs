@@ -304,4 +304,8 @@ impl ReclaimPolicy for ClockPro {
             Some(Kind::Hot | Kind::Cold | Kind::ColdDone)
         )
     }
+
+    fn into_pages(self: Box<Self>) -> Box<dyn super::PagePolicy> {
+        Box::new(super::ByKey(self))
+    }
 }

@@ -16,9 +16,18 @@
 //!
 //! [`KeyList`] is the one-queue, stateless case (FIFO, second chance, SIEVE
 //! and the offline policies).
+//!
+//! What a key costs (issue 13, §5: the manager's metadata per page): its
+//! node (the key, two links, the queue and the state: 32 bytes) and a slot
+//! number in the index, a `hashbrown::HashTable<u32>` hashed by the key the
+//! node holds (4 bytes and a control byte per bucket), rather than a map
+//! that would store the 16-byte key a second time beside the slot (25
+//! bytes per bucket).
 
 use crate::page::PageKey;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+use std::hash::BuildHasher;
 
 const NIL: u32 = u32::MAX;
 const DETACHED: u8 = u8::MAX;
@@ -44,20 +53,36 @@ struct Ends {
 #[derive(Debug)]
 pub struct KeyLists<S> {
     nodes: Vec<Node<S>>,
-    index: FxHashMap<PageKey, u32>,
+    /// The slot of every known key, hashed by the key its node holds.
+    index: HashTable<u32>,
     /// Slots of removed nodes, reused before the slab grows.
     spare: Vec<u32>,
     ends: Vec<Ends>,
     linked: usize,
 }
 
+/// The hash of `key` in the index.
+#[inline]
+fn hash(key: PageKey) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
 impl<S: Copy> KeyLists<S> {
+    /// The slot of a known key.
+    #[inline]
+    fn slot(&self, key: PageKey) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index
+            .find(hash(key), |&s| nodes[s as usize].key == key)
+            .copied()
+    }
+
     /// `queues` empty queues, numbered from 0.
     pub fn new(queues: usize) -> Self {
         assert!(queues < DETACHED as usize, "at most 254 queues");
         KeyLists {
             nodes: Vec::new(),
-            index: FxHashMap::default(),
+            index: HashTable::new(),
             spare: Vec::new(),
             ends: vec![
                 Ends {
@@ -93,25 +118,25 @@ impl<S: Copy> KeyLists<S> {
 
     /// The queue holding `key`; `None` if detached or unknown.
     pub fn queue_of(&self, key: PageKey) -> Option<usize> {
-        let slot = *self.index.get(&key)?;
+        let slot = self.slot(key)?;
         let q = self.nodes[slot as usize].queue;
         (q != DETACHED).then_some(q as usize)
     }
 
     /// Whether `key` is known, in a queue or detached.
     pub fn is_known(&self, key: PageKey) -> bool {
-        self.index.contains_key(&key)
+        self.slot(key).is_some()
     }
 
     /// The state of a known key.
     pub fn state(&self, key: PageKey) -> Option<S> {
-        self.index.get(&key).map(|&s| self.nodes[s as usize].state)
+        self.slot(key).map(|s| self.nodes[s as usize].state)
     }
 
     /// Replaces the state of a known key; `false` if unknown.
     pub fn set_state(&mut self, key: PageKey, state: S) -> bool {
-        match self.index.get(&key) {
-            Some(&s) => {
+        match self.slot(key) {
+            Some(s) => {
                 self.nodes[s as usize].state = state;
                 true
             }
@@ -129,7 +154,7 @@ impl<S: Copy> KeyLists<S> {
     /// Inserts `key` into `q` just before `at` (at the tail if `at` is
     /// `None` or not in `q`); as [`push_back`](Self::push_back) otherwise.
     pub fn insert_before(&mut self, q: usize, key: PageKey, at: Option<PageKey>, state: S) -> bool {
-        match at.and_then(|a| self.index.get(&a).copied()) {
+        match at.and_then(|a| self.slot(a)) {
             Some(s) if self.nodes[s as usize].queue as usize == q => {
                 let prev = self.nodes[s as usize].prev;
                 self.link_before(q, key, state, s, prev)
@@ -141,7 +166,7 @@ impl<S: Copy> KeyLists<S> {
     /// Moves a key (queued or detached) to the tail of `q`, keeping its
     /// state; `false` if unknown.
     pub fn move_to_back(&mut self, q: usize, key: PageKey) -> bool {
-        let Some(&slot) = self.index.get(&key) else {
+        let Some(slot) = self.slot(key) else {
             return false;
         };
         let node = self.nodes[slot as usize];
@@ -179,8 +204,8 @@ impl<S: Copy> KeyLists<S> {
     /// Takes `key` out of its queue, keeping it known; `false` unless it
     /// was in a queue.
     pub fn detach(&mut self, key: PageKey) -> bool {
-        match self.index.get(&key) {
-            Some(&s) if self.nodes[s as usize].queue != DETACHED => {
+        match self.slot(key) {
+            Some(s) if self.nodes[s as usize].queue != DETACHED => {
                 self.unlink(s);
                 true
             }
@@ -190,7 +215,12 @@ impl<S: Copy> KeyLists<S> {
 
     /// Forgets `key`, queued or detached, returning its state.
     pub fn remove(&mut self, key: PageKey) -> Option<S> {
-        let slot = self.index.remove(&key)?;
+        let nodes = &self.nodes;
+        let (slot, _) = self
+            .index
+            .find_entry(hash(key), |&s| nodes[s as usize].key == key)
+            .ok()?
+            .remove();
         if self.nodes[slot as usize].queue != DETACHED {
             self.unlink(slot);
         }
@@ -207,7 +237,7 @@ impl<S: Copy> KeyLists<S> {
     /// The key after `key` in its queue (towards the tail); `None` at the
     /// tail, or if `key` is detached or unknown.
     pub fn next_of(&self, key: PageKey) -> Option<PageKey> {
-        let slot = *self.index.get(&key)?;
+        let slot = self.slot(key)?;
         let node = self.nodes[slot as usize];
         (node.queue != DETACHED && node.next != NIL).then(|| self.nodes[node.next as usize].key)
     }
@@ -227,9 +257,9 @@ impl<S: Copy> KeyLists<S> {
 
     /// Links `key` into `q` between `prev` and `next` (slots or NIL).
     fn link_before(&mut self, q: usize, key: PageKey, state: S, next: u32, prev: u32) -> bool {
-        let slot = match self.index.get(&key) {
-            Some(&s) if self.nodes[s as usize].queue != DETACHED => return false,
-            Some(&s) => {
+        let slot = match self.slot(key) {
+            Some(s) if self.nodes[s as usize].queue != DETACHED => return false,
+            Some(s) => {
                 self.nodes[s as usize].state = state;
                 s
             }
@@ -251,7 +281,9 @@ impl<S: Copy> KeyLists<S> {
                         (self.nodes.len() - 1) as u32
                     }
                 };
-                self.index.insert(key, s);
+                let nodes = &self.nodes;
+                self.index
+                    .insert_unique(hash(key), s, |&t| hash(nodes[t as usize].key));
                 s
             }
         };

@@ -330,6 +330,10 @@ impl ReclaimPolicy for Mglru {
     fn contains(&self, key: PageKey) -> bool {
         self.gens.contains(key)
     }
+
+    fn into_pages(self: Box<Self>) -> Box<dyn super::PagePolicy> {
+        Box::new(super::ByKey(self))
+    }
 }
 
 #[cfg(test)]

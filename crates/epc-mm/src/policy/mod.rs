@@ -13,6 +13,8 @@ mod clockpro;
 mod fifo;
 mod key_list;
 mod mglru;
+mod page_links;
+mod paged;
 mod second_chance;
 mod sieve;
 mod tide;
@@ -21,6 +23,7 @@ pub use clockpro::ClockPro;
 pub use fifo::Fifo;
 pub use key_list::{KeyList, KeyLists};
 pub use mglru::Mglru;
+pub use paged::{ByKey, PageKeys, PagePolicy};
 pub use second_chance::SecondChance;
 pub use sieve::Sieve;
 pub use tide::Tide;
@@ -96,6 +99,11 @@ pub trait ReclaimPolicy: Send + fmt::Debug {
 
     /// Whether `key` is resident.
     fn contains(&self, key: PageKey) -> bool;
+
+    /// This policy, fresh, as the manager drives it: by page
+    /// ([`PagePolicy`]). A policy keyed by key alone answers
+    /// `Box::new(ByKey(self))`.
+    fn into_pages(self: Box<Self>) -> Box<dyn PagePolicy>;
 }
 
 /// Declares the built-in live policies, once: the [`PolicyKind`] enum and

@@ -17,17 +17,17 @@
 //! On hardware the faulting access sets the bit, so a live SIEVE starts
 //! every page visited.
 
-use super::key_list::KeyList;
-use super::{ReclaimPolicy, ScanReport};
+use super::page_links::PageLinks;
+use super::paged::{reclaim_by_key_ids, KeyIds, PageKeys, PagePolicy};
+use super::ScanReport;
 use crate::page::PageKey;
 
 /// SIEVE. The list's front is SIEVE's tail (oldest); new pages join the
 /// back (SIEVE's head).
 #[derive(Debug, Default)]
 pub struct Sieve {
-    list: KeyList,
-    /// Next page the hand examines; `None` means the tail (list front).
-    hand: Option<PageKey>,
+    core: SievePages,
+    ids: KeyIds,
 }
 
 impl Sieve {
@@ -35,66 +35,92 @@ impl Sieve {
     pub fn new() -> Self {
         Sieve::default()
     }
+}
 
-    fn unlink(&mut self, key: PageKey) -> bool {
-        if self.hand == Some(key) {
-            self.hand = self.list.next_of(key);
+reclaim_by_key_ids!(Sieve);
+
+/// [`Sieve`] by page.
+#[derive(Debug)]
+struct SievePages {
+    list: PageLinks<()>,
+    /// Next page the hand examines; `None` means the tail (list front).
+    hand: Option<u32>,
+}
+
+impl Default for SievePages {
+    fn default() -> Self {
+        SievePages {
+            list: PageLinks::new(1),
+            hand: None,
         }
-        self.list.remove(key)
     }
 }
 
-impl ReclaimPolicy for Sieve {
+impl SievePages {
+    fn knows(&self, page: u32) -> bool {
+        self.list.is_known(page)
+    }
+
+    fn unlink(&mut self, page: u32) -> bool {
+        if self.hand == Some(page) {
+            self.hand = self.list.next_of(page);
+        }
+        self.list.remove(page).is_some()
+    }
+}
+
+impl PagePolicy for SievePages {
     fn name(&self) -> &'static str {
         "sieve"
     }
 
-    fn inserted(&mut self, key: PageKey) {
-        self.list.push_back(key);
+    fn inserted(&mut self, _key: PageKey, page: u32) {
+        self.list.push_back(0, page, ());
     }
 
     fn select_victims(
         &mut self,
         max: usize,
-        test_and_clear_young: &mut dyn FnMut(PageKey) -> bool,
-        victims: &mut Vec<PageKey>,
+        _keys: &dyn PageKeys,
+        test_and_clear_young: &mut dyn FnMut(u32) -> bool,
+        victims: &mut Vec<u32>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
         // One full turn clears every bit, so len + max tests always suffice.
         let budget = self.list.len() + max;
         while victims.len() < max && (report.scanned as usize) < budget {
-            let Some(key) = self.hand.or_else(|| self.list.front()) else {
+            let Some(page) = self.hand.or_else(|| self.list.front(0)) else {
                 break;
             };
             report.scanned += 1;
-            if test_and_clear_young(key) {
+            if test_and_clear_young(page) {
                 report.second_chances += 1;
-                self.hand = self.list.next_of(key);
+                self.hand = self.list.next_of(page);
             } else {
-                self.unlink(key);
-                victims.push(key);
+                self.unlink(page);
+                victims.push(page);
             }
         }
         report
     }
 
-    fn put_back(&mut self, key: PageKey) {
-        self.list.push_back(key);
+    fn put_back(&mut self, _key: PageKey, page: u32) {
+        self.list.push_back(0, page, ());
     }
 
-    fn evicted(&mut self, key: PageKey) {
-        self.unlink(key);
+    fn evicted(&mut self, _key: PageKey, page: u32) {
+        self.unlink(page);
     }
 
-    fn removed(&mut self, key: PageKey) {
-        self.unlink(key);
+    fn removed(&mut self, _key: PageKey, page: u32) {
+        self.unlink(page);
     }
 
     fn len(&self) -> usize {
         self.list.len()
     }
 
-    fn contains(&self, key: PageKey) -> bool {
-        self.list.contains(key)
+    fn contains(&self, _key: PageKey, page: u32) -> bool {
+        self.list.contains(page)
     }
 }

@@ -56,24 +56,49 @@
 //! manager asks for victims only when it needs pages), so the policy needs
 //! no configuration.
 
-use super::key_list::KeyLists;
-use super::{ReclaimPolicy, ScanReport};
+use super::page_links::PageLinks;
+use super::paged::{reclaim_by_key_ids, KeyIds, PageKeys, PagePolicy};
+use super::ScanReport;
 use crate::page::PageKey;
 use rustc_hash::FxHashMap;
 
 /// Which queue an isolated page came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum From {
+    #[default]
     Small,
     Main,
 }
 
 /// The project's live policy; see the module documentation.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Tide {
+    core: TidePages,
+    ids: KeyIds,
+}
+
+impl Tide {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Tide::default()
+    }
+
+    /// The current target size of the probation queue.
+    pub fn target(&self) -> f64 {
+        self.core.target
+    }
+}
+
+reclaim_by_key_ids!(Tide);
+
+/// [`Tide`] by page: its queues hold page numbers; the ghosts, which
+/// outlive the pages, and the fresh pages, checked by key at the next scan,
+/// are keys.
+#[derive(Debug)]
+struct TidePages {
     /// Queues `SMALL` and `MAIN`; an isolated page is detached, its state
     /// the queue it came from.
-    lists: KeyLists<Entry>,
+    lists: PageLinks<Entry>,
     /// Evicted keys: where they were evicted from and the eviction's
     /// sequence number. Only the last `GHOST_WINDOW` × `capacity`
     /// evictions count.
@@ -98,7 +123,7 @@ pub struct Tide {
 
 /// A page's state: the queue it is in (or was isolated from) and its
 /// frequency credit in `main`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Entry {
     from: From,
     freq: u8,
@@ -127,10 +152,10 @@ const WARMUP: u64 = 3;
 const SMALL: usize = 0;
 const MAIN: usize = 1;
 
-impl Default for Tide {
+impl Default for TidePages {
     fn default() -> Self {
-        Tide {
-            lists: KeyLists::new(2),
+        TidePages {
+            lists: PageLinks::new(2),
             ghosts: FxHashMap::default(),
             ghost_order: Default::default(),
             ghost_small: 0,
@@ -145,15 +170,9 @@ impl Default for Tide {
     }
 }
 
-impl Tide {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Tide::default()
-    }
-
-    /// The current target size of the probation queue.
-    pub fn target(&self) -> f64 {
-        self.target
+impl TidePages {
+    fn knows(&self, page: u32) -> bool {
+        self.lists.is_known(page)
     }
 
     /// Records an eviction and expires ghosts older than the window
@@ -203,12 +222,12 @@ impl Tide {
     }
 }
 
-impl ReclaimPolicy for Tide {
+impl PagePolicy for TidePages {
     fn name(&self) -> &'static str {
         "tide"
     }
 
-    fn inserted(&mut self, key: PageKey) {
+    fn inserted(&mut self, key: PageKey, page: u32) {
         let (gs, gm) = (self.ghost_small as f64, self.ghost_main as f64);
         let found = self.ghosts.remove(&key);
         let ghost = found.map(|(from, _)| from);
@@ -223,23 +242,23 @@ impl ReclaimPolicy for Tide {
         if walked_back {
             let hand = self.lists.front(MAIN);
             self.lists
-                .insert_before(MAIN, key, hand, self.main_entry(0));
+                .insert_before(MAIN, page, hand, self.main_entry(0));
         } else if ghost == Some(From::Small) {
             let d = if gs >= gm { 1.0 } else { gm / gs };
             self.target = (self.target + d).min(self.capacity as f64);
-            self.lists.push_back(MAIN, key, self.main_entry(0));
+            self.lists.push_back(MAIN, page, self.main_entry(0));
         } else if ghost == Some(From::Main) {
             let d = if gm >= gs { 1.0 } else { gs / gm };
             self.target = (self.target - d).max(1.0);
-            self.lists.push_back(MAIN, key, self.main_entry(0));
+            self.lists.push_back(MAIN, page, self.main_entry(0));
         } else if !self.has_evicted {
-            self.lists.push_back(MAIN, key, self.main_entry(0));
+            self.lists.push_back(MAIN, page, self.main_entry(0));
         } else {
             let e = Entry {
                 from: From::Small,
                 freq: 0,
             };
-            self.lists.push_back(SMALL, key, e);
+            self.lists.push_back(SMALL, page, e);
         }
         // The fault's own bit is no evidence of reuse, wherever the page
         // went. (Not for the first fill: its pages' bits make no
@@ -253,14 +272,15 @@ impl ReclaimPolicy for Tide {
     fn select_victims(
         &mut self,
         max: usize,
-        test_and_clear_young: &mut dyn FnMut(PageKey) -> bool,
-        victims: &mut Vec<PageKey>,
+        keys: &dyn PageKeys,
+        test_and_clear_young: &mut dyn FnMut(u32) -> bool,
+        victims: &mut Vec<u32>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
         // The cache size is what is resident when victims are needed (the
         // manager asks only when it needs pages); it follows the pool as VA
         // pages take some of it.
-        let len = self.len();
+        let len = self.lists.len();
         if self.capacity == 0 {
             self.target = (len as f64 / 10.0).max(1.0);
         }
@@ -268,9 +288,11 @@ impl ReclaimPolicy for Tide {
         self.target = self.target.min(len as f64).max(1.0);
         self.has_evicted = true;
         for key in self.fresh.drain(..) {
-            if self.lists.contains(key) {
+            // By key: the page a fresh key came in on may since have gone
+            // to another key, and the key to another page.
+            if let Some(page) = keys.page(key).filter(|&p| self.lists.contains(p)) {
                 report.scanned += 1;
-                test_and_clear_young(key);
+                test_and_clear_young(page);
             }
         }
         // Each page of `small` is promoted at most once and each page of
@@ -285,39 +307,40 @@ impl ReclaimPolicy for Tide {
             let from_small =
                 small > 0 && (small as f64 > self.target || self.lists.queue_len(MAIN) == 0);
             let q = if from_small { SMALL } else { MAIN };
-            let Some(key) = self.lists.detach_front(q) else {
+            let Some(page) = self.lists.detach_front(q) else {
                 break;
             };
             report.scanned += 1;
-            let e = self.lists.state(key).expect("a detached key is known");
-            if test_and_clear_young(key) {
+            let e = self.lists.state(page).expect("a detached page is known");
+            if test_and_clear_young(page) {
                 report.second_chances += 1;
                 let freq = if q == SMALL { 0 } else { e.freq + 1 };
-                self.lists.push_back(MAIN, key, self.main_entry(freq));
+                self.lists.push_back(MAIN, page, self.main_entry(freq));
             } else if q == MAIN && e.freq > 0 {
                 report.second_chances += 1;
-                self.lists.push_back(MAIN, key, self.main_entry(e.freq - 1));
+                self.lists
+                    .push_back(MAIN, page, self.main_entry(e.freq - 1));
             } else {
-                victims.push(key);
+                victims.push(page);
             }
         }
         report
     }
 
-    fn put_back(&mut self, key: PageKey) {
-        self.lists.push_back(MAIN, key, self.main_entry(0));
+    fn put_back(&mut self, _key: PageKey, page: u32) {
+        self.lists.push_back(MAIN, page, self.main_entry(0));
     }
 
-    fn evicted(&mut self, key: PageKey) {
-        if !self.lists.contains(key) {
-            if let Some(e) = self.lists.remove(key) {
+    fn evicted(&mut self, key: PageKey, page: u32) {
+        if !self.lists.contains(page) {
+            if let Some(e) = self.lists.remove(page) {
                 self.remember(key, e.from);
             }
         }
     }
 
-    fn removed(&mut self, key: PageKey) {
-        self.lists.remove(key);
+    fn removed(&mut self, key: PageKey, page: u32) {
+        self.lists.remove(page);
         if let Some((from, _)) = self.ghosts.remove(&key) {
             self.forget_count(from);
         }
@@ -327,7 +350,7 @@ impl ReclaimPolicy for Tide {
         self.lists.len()
     }
 
-    fn contains(&self, key: PageKey) -> bool {
-        self.lists.contains(key)
+    fn contains(&self, _key: PageKey, page: u32) -> bool {
+        self.lists.contains(page)
     }
 }
