@@ -234,7 +234,7 @@ fn main() {
             }
         }
     }
-    if std::env::var_os("SCALE_MEMORY_ONLY").is_some() {
+    if std::env::var("SCALE_MEMORY_ONLY").is_ok_and(|v| v == "1") {
         return;
     }
     println!(

@@ -13,7 +13,10 @@
 //! per-page [`ListSlots`] (12 bytes: the key's address and an owner index,
 //! `slots.rs`), a page id in its list's [`KeyIndex`] (`index.rs`), and its
 //! owner's entry in the list's [`Owners`] table, shared by all the owner's
-//! pages (`owners.rs`); beside the policy's own state.
+//! pages (`owners.rs`); beside the policy's own state, which the list keeps
+//! small by driving the policy by page ([`PagePolicy`]): a built-in policy
+//! then keeps a 12-byte per-page entry and neither the key nor a map of
+//! its own, and asks the list (`ListKeys`) for the rest.
 //!
 //! The list lock is never held over an owner's block, track or write, over
 //! a free-list lock, or while an owner reference might be dropped for the

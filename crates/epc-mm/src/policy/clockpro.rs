@@ -22,10 +22,9 @@
 //! only accessed bits, tested (and cleared) by the hands, so it runs live:
 //! it is LIRS in CLOCK's clothes.
 
-use super::key_list::KeyList;
+use super::key_list::KeyLists;
 use super::{ReclaimPolicy, ScanReport};
 use crate::page::PageKey;
-use rustc_hash::FxHashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -44,10 +43,10 @@ enum Kind {
 }
 
 /// CLOCK-Pro with a fixed 5 % cold allocation; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClockPro {
-    ring: KeyList,
-    kind: FxHashMap<PageKey, Kind>,
+    /// The clock, each entry with its kind (one queue, never detached).
+    ring: KeyLists<Kind>,
     hand_hot: Option<PageKey>,
     hand_cold: Option<PageKey>,
     hand_test: Option<PageKey>,
@@ -59,6 +58,21 @@ pub struct ClockPro {
 }
 
 type Young<'a> = &'a mut dyn FnMut(PageKey) -> bool;
+
+impl Default for ClockPro {
+    fn default() -> Self {
+        ClockPro {
+            ring: KeyLists::new(1),
+            hand_hot: None,
+            hand_cold: None,
+            hand_test: None,
+            hot: 0,
+            cold: 0,
+            test: 0,
+            capacity: 0,
+        }
+    }
+}
 
 impl ClockPro {
     /// An empty cache.
@@ -72,7 +86,7 @@ impl ClockPro {
 
     /// The entry after `key`, wrapping around.
     fn next(&self, key: PageKey) -> Option<PageKey> {
-        self.ring.next_of(key).or_else(|| self.ring.front())
+        self.ring.next_of(key).or_else(|| self.ring.front(0))
     }
 
     /// Removes an entry from the ring, moving any hand off it.
@@ -87,13 +101,12 @@ impl ClockPro {
     }
 
     fn add(&mut self, key: PageKey, kind: Kind) {
-        self.ring.insert_before(key, self.hand_hot);
+        self.ring.insert_before(0, key, self.hand_hot, kind);
         if self.hand_hot.is_none() {
             self.hand_hot = Some(key);
             self.hand_cold = Some(key);
             self.hand_test = Some(key);
         }
-        self.kind.insert(key, kind);
         match kind {
             Kind::Hot => self.hot += 1,
             Kind::Cold | Kind::ColdDone => self.cold += 1,
@@ -102,10 +115,10 @@ impl ClockPro {
     }
 
     fn run_hand_cold(&mut self, young: Young<'_>, report: &mut ScanReport) -> Option<PageKey> {
-        let key = self.hand_cold.or_else(|| self.ring.front())?;
+        let key = self.hand_cold.or_else(|| self.ring.front(0))?;
         let mut victim = None;
         let next = self.next(key);
-        let kind = self.kind.get(&key).copied();
+        let kind = self.ring.state(key);
         if matches!(kind, Some(Kind::Cold | Kind::ColdDone)) {
             report.scanned += 1;
             if young(key) {
@@ -122,9 +135,9 @@ impl ClockPro {
             }
             self.cold -= 1;
             if kind == Some(Kind::Cold) {
-                self.kind.insert(key, Kind::Isolated);
+                self.ring.set_state(key, Kind::Isolated);
             } else {
-                self.kind.insert(key, Kind::IsolatedDone);
+                self.ring.set_state(key, Kind::IsolatedDone);
             }
             victim = Some(key);
         }
@@ -148,54 +161,53 @@ impl ClockPro {
         if self.hand_hot == self.hand_test {
             self.run_hand_test();
         }
-        let Some(key) = self.hand_hot.or_else(|| self.ring.front()) else {
+        let Some(key) = self.hand_hot.or_else(|| self.ring.front(0)) else {
             return;
         };
         let next = self.next(key);
-        match self.kind.get(&key) {
+        match self.ring.state(key) {
             Some(Kind::Hot) => {
                 report.scanned += 1;
                 if young(key) {
                     report.second_chances += 1;
                 } else {
-                    self.kind.insert(key, Kind::ColdDone);
+                    self.ring.set_state(key, Kind::ColdDone);
                     self.hot -= 1;
                     self.cold += 1;
                 }
             }
             Some(Kind::Cold) => {
-                self.kind.insert(key, Kind::ColdDone);
+                self.ring.set_state(key, Kind::ColdDone);
             }
             Some(Kind::Test) => {
                 self.drop_test(key);
             }
             _ => {}
         }
-        if self.ring.contains(key) {
+        if self.ring.is_known(key) {
             self.hand_hot = next;
         }
     }
 
     fn run_hand_test(&mut self) {
-        let Some(key) = self.hand_test.or_else(|| self.ring.front()) else {
+        let Some(key) = self.hand_test.or_else(|| self.ring.front(0)) else {
             return;
         };
         let next = self.next(key);
-        match self.kind.get(&key) {
+        match self.ring.state(key) {
             Some(Kind::Test) => self.drop_test(key),
             Some(Kind::Cold) => {
-                self.kind.insert(key, Kind::ColdDone);
+                self.ring.set_state(key, Kind::ColdDone);
             }
             _ => {}
         }
-        if self.ring.contains(key) {
+        if self.ring.is_known(key) {
             self.hand_test = next;
         }
     }
 
     fn drop_test(&mut self, key: PageKey) {
         self.unlink(key);
-        self.kind.remove(&key);
         self.test -= 1;
     }
 }
@@ -206,12 +218,12 @@ impl ReclaimPolicy for ClockPro {
     }
 
     fn inserted(&mut self, key: PageKey) {
-        if self.kind.get(&key) == Some(&Kind::Test) {
+        if self.ring.state(key) == Some(Kind::Test) {
             // Re-referenced within its test period: hot.
             self.drop_test(key);
             self.add(key, Kind::Hot);
         } else {
-            if self.kind.contains_key(&key) {
+            if self.ring.is_known(key) {
                 self.unlink(key);
             }
             // Until the cache first fills (no victim asked yet), pages come
@@ -255,22 +267,21 @@ impl ReclaimPolicy for ClockPro {
     }
 
     fn put_back(&mut self, key: PageKey) {
-        let back = match self.kind.get(&key) {
+        let back = match self.ring.state(key) {
             Some(Kind::Isolated) => Kind::Cold,
             Some(Kind::IsolatedDone) => Kind::ColdDone,
             _ => return,
         };
-        self.kind.insert(key, back);
+        self.ring.set_state(key, back);
         self.cold += 1;
     }
 
     fn evicted(&mut self, key: PageKey) {
-        if self.kind.get(&key) == Some(&Kind::IsolatedDone) {
+        if self.ring.state(key) == Some(Kind::IsolatedDone) {
             // Out of its test period: no history to keep.
-            self.kind.remove(&key);
             self.unlink(key);
-        } else if self.kind.get(&key) == Some(&Kind::Isolated) {
-            self.kind.insert(key, Kind::Test);
+        } else if self.ring.state(key) == Some(Kind::Isolated) {
+            self.ring.set_state(key, Kind::Test);
             self.test += 1;
             // Over the non-resident limit: `hand_test` drops the oldest
             // test entries (one turn of the ring at most).
@@ -283,13 +294,13 @@ impl ReclaimPolicy for ClockPro {
     }
 
     fn removed(&mut self, key: PageKey) {
-        match self.kind.remove(&key) {
+        match self.ring.state(key) {
             Some(Kind::Hot) => self.hot -= 1,
             Some(Kind::Cold | Kind::ColdDone) => self.cold -= 1,
             Some(Kind::Test) => self.test -= 1,
             _ => {}
         }
-        if self.ring.contains(key) {
+        if self.ring.is_known(key) {
             self.unlink(key);
         }
     }
@@ -300,7 +311,7 @@ impl ReclaimPolicy for ClockPro {
 
     fn contains(&self, key: PageKey) -> bool {
         matches!(
-            self.kind.get(&key),
+            self.ring.state(key),
             Some(Kind::Hot | Kind::Cold | Kind::ColdDone)
         )
     }

@@ -61,8 +61,9 @@
 //! * No `min_ttl_ms` thrashing protection and no time stamps: the
 //!   simulator and deterministic mode have no clock.
 
-use super::key_list::KeyLists;
-use super::{ReclaimPolicy, ScanReport};
+use super::page_links::PageLinks;
+use super::paged::{reclaim_by_key_ids, KeyIds, PageKeys, PagePolicy};
+use super::ScanReport;
 use crate::page::PageKey;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -120,11 +121,41 @@ impl TierStats {
 }
 
 /// Linux's multi-generational LRU, adapted; see the module docs.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Mglru {
-    /// One queue per generation (`seq % GENS`); per-key state: `refs`.
+    core: MglruPages,
+    ids: KeyIds,
+}
+
+impl Mglru {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Mglru::default()
+    }
+
+    /// `(min_seq, max_seq)`: the oldest and youngest generation numbers.
+    pub fn seqs(&self) -> (u64, u64) {
+        (self.core.min_seq, self.core.max_seq)
+    }
+
+    /// Resident pages in generation `seq` (0 outside the window).
+    pub fn generation_len(&self, seq: u64) -> usize {
+        if seq < self.core.min_seq || seq > self.core.max_seq {
+            return 0;
+        }
+        self.core.gens.queue_len((seq % GENS) as usize)
+    }
+}
+
+reclaim_by_key_ids!(Mglru);
+
+/// [`Mglru`] by page: the generations hold page numbers; the shadows,
+/// which outlive the pages, are keys.
+#[derive(Debug)]
+struct MglruPages {
+    /// One queue per generation (`seq % GENS`); per-page state: `refs`.
     /// Isolated victims are detached and keep their `refs`.
-    gens: KeyLists<u8>,
+    gens: PageLinks<u8>,
     min_seq: u64,
     max_seq: u64,
     tiers: [TierStats; TIERS],
@@ -135,13 +166,13 @@ pub struct Mglru {
     evictions: u64,
     /// Cache size: the resident count at the latest victim scan.
     capacity: usize,
-    scratch: Vec<PageKey>,
+    scratch: Vec<u32>,
 }
 
-impl Default for Mglru {
+impl Default for MglruPages {
     fn default() -> Self {
-        Mglru {
-            gens: KeyLists::new(GENS as usize),
+        MglruPages {
+            gens: PageLinks::new(GENS as usize),
             min_seq: 0,
             max_seq: 0,
             tiers: [TierStats::default(); TIERS],
@@ -154,23 +185,9 @@ impl Default for Mglru {
     }
 }
 
-impl Mglru {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Mglru::default()
-    }
-
-    /// `(min_seq, max_seq)`: the oldest and youngest generation numbers.
-    pub fn seqs(&self) -> (u64, u64) {
-        (self.min_seq, self.max_seq)
-    }
-
-    /// Resident pages in generation `seq` (0 outside the window).
-    pub fn generation_len(&self, seq: u64) -> usize {
-        if seq < self.min_seq || seq > self.max_seq {
-            return 0;
-        }
-        self.gens.queue_len((seq % GENS) as usize)
+impl MglruPages {
+    fn knows(&self, page: u32) -> bool {
+        self.gens.is_known(page)
     }
 
     fn slot(seq: u64) -> usize {
@@ -192,24 +209,24 @@ impl Mglru {
 
     /// Aging: a new youngest generation, and every page found accessed
     /// moves into it.
-    fn age(&mut self, young: &mut dyn FnMut(PageKey) -> bool, report: &mut ScanReport) {
+    fn age(&mut self, young: &mut dyn FnMut(u32) -> bool, report: &mut ScanReport) {
         self.max_seq += 1;
         let new = Self::slot(self.max_seq);
-        let mut keys = std::mem::take(&mut self.scratch);
+        let mut pages = std::mem::take(&mut self.scratch);
         for seq in self.min_seq..self.max_seq {
-            keys.clear();
-            keys.extend(self.gens.iter(Self::slot(seq)));
-            for &key in &keys {
+            pages.clear();
+            pages.extend(self.gens.iter(Self::slot(seq)));
+            for &page in &pages {
                 report.scanned += 1;
-                if young(key) {
-                    let refs = self.gens.state(key).unwrap_or(0);
-                    self.gens.move_to_back(new, key);
-                    self.gens.set_state(key, refs.saturating_add(1));
+                if young(page) {
+                    let refs = self.gens.state(page).unwrap_or(0);
+                    self.gens.move_to_back(new, page);
+                    self.gens.set_state(page, refs.saturating_add(1));
                 }
             }
         }
-        keys.clear();
-        self.scratch = keys;
+        pages.clear();
+        self.scratch = pages;
     }
 
     /// Drops empty oldest generations (folding the feedback history).
@@ -242,12 +259,12 @@ impl Mglru {
     }
 }
 
-impl ReclaimPolicy for Mglru {
+impl PagePolicy for MglruPages {
     fn name(&self) -> &'static str {
         "mglru"
     }
 
-    fn inserted(&mut self, key: PageKey) {
+    fn inserted(&mut self, key: PageKey, page: u32) {
         let mut refs = 0;
         if let Some((seq, t, _)) = self.shadows.remove(&key) {
             if seq + GENS > self.min_seq {
@@ -256,23 +273,24 @@ impl ReclaimPolicy for Mglru {
                 refs = refs_of_tier(t);
             }
         }
-        self.gens.push_back(Self::slot(self.max_seq), key, refs);
+        self.gens.push_back(Self::slot(self.max_seq), page, refs);
     }
 
     fn select_victims(
         &mut self,
         max: usize,
-        test_and_clear_young: &mut dyn FnMut(PageKey) -> bool,
-        victims: &mut Vec<PageKey>,
+        _keys: &dyn PageKeys,
+        test_and_clear_young: &mut dyn FnMut(u32) -> bool,
+        victims: &mut Vec<u32>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
-        self.capacity = self.len();
+        self.capacity = self.gens.len();
         let protect = self.protected_from();
         // Each candidate is promoted, protected or taken; each aging
         // clears every bit. Within a few generations a victim comes, so
         // the bound only stops owners whose bits are set as fast as they
         // are cleared.
-        let budget = 4 * (self.len() + max) + 16;
+        let budget = 4 * (self.gens.len() + max) + 16;
         let mut steps = 0;
         while victims.len() < max && !self.gens.is_empty() && steps < budget {
             steps += 1;
@@ -282,44 +300,44 @@ impl ReclaimPolicy for Mglru {
                 continue;
             }
             let old = Self::slot(self.min_seq);
-            let Some(key) = self.gens.detach_front(old) else {
+            let Some(page) = self.gens.detach_front(old) else {
                 continue;
             };
-            let refs = self.gens.state(key).unwrap_or(0);
+            let refs = self.gens.state(page).unwrap_or(0);
             report.scanned += 1;
-            if test_and_clear_young(key) {
+            if test_and_clear_young(page) {
                 report.second_chances += 1;
                 self.gens
-                    .push_back(Self::slot(self.max_seq), key, refs.saturating_add(1));
+                    .push_back(Self::slot(self.max_seq), page, refs.saturating_add(1));
             } else if tier(refs) >= protect {
                 // Protection is spent: the page drops to tier 0 and must be
                 // found accessed again to climb (tier 0 is never protected,
                 // so the eviction always progresses).
                 self.tiers[tier(refs)].total += 1.0;
-                self.gens.push_back(Self::slot(self.min_seq + 1), key, 0);
+                self.gens.push_back(Self::slot(self.min_seq + 1), page, 0);
             } else {
-                victims.push(key);
+                victims.push(page);
             }
         }
         report
     }
 
-    fn put_back(&mut self, key: PageKey) {
-        let refs = self.gens.state(key).unwrap_or(0);
+    fn put_back(&mut self, _key: PageKey, page: u32) {
+        let refs = self.gens.state(page).unwrap_or(0);
         let seq = (self.min_seq + 1).min(self.max_seq);
-        self.gens.push_back(Self::slot(seq), key, refs);
+        self.gens.push_back(Self::slot(seq), page, refs);
     }
 
-    fn evicted(&mut self, key: PageKey) {
-        if !self.gens.contains(key) {
-            if let Some(refs) = self.gens.remove(key) {
+    fn evicted(&mut self, key: PageKey, page: u32) {
+        if !self.gens.contains(page) {
+            if let Some(refs) = self.gens.remove(page) {
                 self.remember(key, refs);
             }
         }
     }
 
-    fn removed(&mut self, key: PageKey) {
-        self.gens.remove(key);
+    fn removed(&mut self, key: PageKey, page: u32) {
+        self.gens.remove(page);
         self.shadows.remove(&key);
     }
 
@@ -327,12 +345,8 @@ impl ReclaimPolicy for Mglru {
         self.gens.len()
     }
 
-    fn contains(&self, key: PageKey) -> bool {
-        self.gens.contains(key)
-    }
-
-    fn into_pages(self: Box<Self>) -> Box<dyn super::PagePolicy> {
-        Box::new(super::ByKey(self))
+    fn contains(&self, _key: PageKey, page: u32) -> bool {
+        self.gens.contains(page)
     }
 }
 
@@ -340,6 +354,7 @@ impl ReclaimPolicy for Mglru {
 mod tests {
     use super::*;
     use crate::page::OwnerId;
+    use crate::policy::ReclaimPolicy;
     use std::collections::HashSet;
 
     fn k(a: u64) -> PageKey {
@@ -393,26 +408,27 @@ mod tests {
         let mut p = Mglru::new();
         // Tier 2 pages refault a lot, tier 0 pages never: after the
         // feedback, tier-2 candidates are protected.
-        p.tiers[2].refaulted = 20.0;
-        p.tiers[2].total = 25.0;
-        p.tiers[0].total = 100.0;
-        assert_eq!(p.protected_from(), 2);
-        p.tiers[0].refaulted = 90.0;
-        assert_eq!(p.protected_from(), TIERS, "no tier above the baseline");
+        p.core.tiers[2].refaulted = 20.0;
+        p.core.tiers[2].total = 25.0;
+        p.core.tiers[0].total = 100.0;
+        assert_eq!(p.core.protected_from(), 2);
+        p.core.tiers[0].refaulted = 90.0;
+        assert_eq!(p.core.protected_from(), TIERS, "no tier above the baseline");
         let mut q = Mglru::new();
-        q.tiers = p.tiers;
-        q.tiers[0].refaulted = 0.0;
+        q.core.tiers = p.core.tiers;
+        q.core.tiers[0].refaulted = 0.0;
         for a in 0..6 {
             q.inserted(k(a));
         }
         // Page 0 has tier 2: it survives the pass that takes the others,
         // and its protection is spent (tier 0 again).
-        q.gens.set_state(k(0), 2);
+        let id = q.ids.get(k(0)).expect("known");
+        q.core.gens.set_state(id, 2);
         let mut v = Vec::new();
         q.select_victims(5, &mut |_| false, &mut v);
         assert!(!v.contains(&k(0)), "{v:?}");
         assert!(q.contains(k(0)));
         assert_eq!(v.len(), 5);
-        assert_eq!(q.gens.state(k(0)), Some(0));
+        assert_eq!(q.core.gens.state(id), Some(0));
     }
 }

@@ -104,6 +104,11 @@ impl<S: Copy + Default> PageLinks<S> {
         self.linked
     }
 
+    /// Whether every queue is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.linked == 0
+    }
+
     /// Pages in queue `q`.
     pub(crate) fn queue_len(&self, q: usize) -> usize {
         self.ends[q].len
@@ -126,6 +131,29 @@ impl<S: Copy + Default> PageLinks<S> {
         self.entry(page)
             .filter(|e| e.queue != UNKNOWN)
             .map(|e| e.state)
+    }
+
+    /// Replaces the state of a known page; `false` if unknown.
+    pub(crate) fn set_state(&mut self, page: u32, state: S) -> bool {
+        if !self.is_known(page) {
+            return false;
+        }
+        self.at(page).state = state;
+        true
+    }
+
+    /// Moves a page (queued or detached) to the tail of `q`, keeping its
+    /// state; `false` if unknown.
+    pub(crate) fn move_to_back(&mut self, q: usize, page: u32) -> bool {
+        match self.queue_byte(page) {
+            UNKNOWN => return false,
+            b if b as usize == q && self.ends[q].tail == page => return true,
+            DETACHED => {}
+            _ => self.unlink(page),
+        }
+        let tail = self.ends[q].tail;
+        self.attach(q, page, NIL, tail);
+        true
     }
 
     /// Appends `page` at the tail of `q` with `state`. A detached page is

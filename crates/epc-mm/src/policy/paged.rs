@@ -10,12 +10,15 @@
 //! page. The caller guarantees that one page number names one key from
 //! `inserted` until that key's `evicted` or `removed`.
 //!
-//! Every built-in policy whose state is per resident page (FIFO, second
-//! chance, SIEVE, Tide) is written once against this trait; its
+//! Every built-in policy whose queues hold only resident or isolated pages
+//! (FIFO, second chance, SIEVE, Tide, MGLRU; their ghosts and shadows stay
+//! keys, as they outlive the pages) is written once against this trait; its
 //! `ReclaimPolicy` methods (the simulator's and the tests' way in) give
 //! each key a dense number of their own ([`KeyIds`]) and call the same
-//! code, so the two ways in make the same choices. Other policies reach the
-//! manager through [`ByKey`].
+//! code, so the two ways in make the same choices (`policy_replay` checks
+//! the manager against the simulator). CLOCK-Pro, whose ring also holds
+//! keys no longer resident, and policies from outside reach the manager
+//! through [`ByKey`].
 
 use super::{ReclaimPolicy, ScanReport};
 use crate::page::PageKey;
