@@ -52,7 +52,7 @@ impl Enclave {
         self.config.dynamic
             && self.is_initialized()
             && (base..base + size).contains(&addr.0)
-            && !self.inner.lock().pages.contains_key(&addr.page_number())
+            && !self.pages.contains(addr.page_number())
     }
 
     /// Adds a fresh page at `addr` (EAUG). `Ok(false)` if another thread
@@ -75,11 +75,10 @@ impl Enclave {
         let mut spare: Vec<EpcPage> = Vec::with_capacity(2);
         let r = self.augment_loop(addr, permit, &mut spare);
         if !matches!(r, Ok(true)) {
-            let mut inner = self.inner.lock();
             if ahead {
-                inner.reserved_ahead += 1;
+                self.inner.lock().reserved_ahead += 1;
             } else {
-                inner.va.unreserve();
+                self.va.lock().unreserve();
             }
         }
         for page in spare {
@@ -99,7 +98,7 @@ impl Enclave {
             self.check_alive()?;
             let needed = {
                 let inner = self.lock(permit);
-                if inner.pages.contains_key(&n) {
+                if self.pages.contains(n) {
                     return Ok(false);
                 }
                 1 + usize::from(!matches!(inner.secs, SecsState::Resident(_)))
@@ -110,7 +109,7 @@ impl Enclave {
             }
             let mut inner = self.lock(permit);
             self.check_alive()?;
-            if inner.tearing_down {
+            if self.tearing_down.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(EnclaveError::Killed(
                     self.death
                         .get()
@@ -118,7 +117,7 @@ impl Enclave {
                         .unwrap_or(crate::KillReason::Destroyed),
                 ));
             }
-            if inner.pages.contains_key(&n) {
+            if self.pages.contains(n) {
                 return Ok(false);
             }
             if let SecsState::Evicted { .. } = inner.secs {
@@ -158,10 +157,13 @@ impl Enclave {
                 }
             }
             bump(&self.cells.eaug);
-            inner.children_in_epc += 1;
+            self.gate.add_child();
+            // Listed under the shard lock, so that the reclaimer, which may
+            // pick the page at once, finds its record.
+            let mut shard = self.pages.lock(n);
             self.pt.map(addr, page.id(), true);
             let listed = self.mark(&page, addr);
-            inner.pages.insert(
+            shard.insert(
                 n,
                 PageRecord {
                     secinfo: SecInfo::reg(Perms::RW),

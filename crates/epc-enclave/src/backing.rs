@@ -11,8 +11,9 @@ use epc_hw::{LinearAddress, SealedPage};
 impl Enclave {
     /// A copy of the sealed page at `addr`, if it is evicted.
     pub fn sealed_copy(&self, addr: LinearAddress) -> Option<SealedPage> {
-        let inner = self.inner.lock();
-        match &inner.pages.get(&addr.page_number())?.residency {
+        let n = addr.page_number();
+        let shard = self.pages.lock(n);
+        match &shard.get(&n)?.residency {
             Residency::Evicted { sealed, .. } => Some((**sealed).clone()),
             _ => None,
         }
@@ -21,12 +22,9 @@ impl Enclave {
     /// Changes the sealed page at `addr` in place; `false` if it is not
     /// evicted.
     pub fn modify_backing(&self, addr: LinearAddress, f: impl FnOnce(&mut SealedPage)) -> bool {
-        let mut inner = self.inner.lock();
-        match inner
-            .pages
-            .get_mut(&addr.page_number())
-            .map(|r| &mut r.residency)
-        {
+        let n = addr.page_number();
+        let mut shard = self.pages.lock(n);
+        match shard.get_mut(&n).map(|r| &mut r.residency) {
             Some(Residency::Evicted { sealed, .. }) => {
                 f(sealed);
                 true
@@ -37,6 +35,6 @@ impl Enclave {
 
     /// Bytes of sealed pages and PCMD held in the backing store.
     pub fn backing_bytes(&self) -> u64 {
-        self.inner.lock().backing_bytes()
+        self.backing()
     }
 }

@@ -3,24 +3,33 @@
 //!
 //! # Locks
 //!
-//! One mutex per enclave guards its [`Inner`] state (Linux's `encl->lock`).
-//! Lock order: the enclave lock, then the manager's locks (unmark, free).
-//! The manager never calls into an enclave while holding a lock of its own,
-//! except `age`, which reads the page table's atomics and takes no lock.
+//! One mutex per enclave guards what is enclave-wide ([`Inner`]: the SECS,
+//! the TCS list, teardown's end; Linux's `encl->lock`). The page records
+//! are in shards, each with its own lock (`shards.rs`), and the VA slots
+//! behind a lock of their own. Lock order: the enclave lock, then one shard
+//! lock, then the VA lock, then the manager's locks (unmark, free). The
+//! common fault (the SECS resident, the page evicted) takes only its
+//! page's shard lock, twice; the SECS handshake (`secs_gate.rs`) keeps the
+//! SECS resident meanwhile. The manager never calls into an enclave while
+//! holding a lock of its own, except `age`, which reads the page table's
+//! atomics and takes no lock.
 //!
 //! Direct reclaim runs other enclaves' (and this one's) reclaim operations,
-//! which take enclave locks, so it must never run under an enclave lock.
+//! which take enclave and shard locks, so it must never run under either.
 //! Every path that may reclaim needs the thread's `&mut ReclaimPermit`, and
-//! [`Enclave::lock`] borrows that permit for as long as the guard lives: the
-//! borrow checker refuses to reclaim while the lock is held. Paths that run
-//! inside the reclaimer (the `PageOwner` operations) have no permit and
-//! cannot reclaim.
+//! [`Enclave::lock`] and [`Enclave::lock_page`] borrow that permit for as
+//! long as the guard lives: the borrow checker refuses to reclaim while a
+//! lock is held. Paths that run inside the reclaimer (the `PageOwner`
+//! operations) have no permit and cannot reclaim.
 
 use crate::counters::{Cells, EnclaveCounters};
 use crate::error::{leaf, EnclaveError, KillReason};
 use crate::page_table::EnclavePageTable;
 use crate::platform::Platform;
-use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo};
+use crate::secs_gate::SecsGate;
+use crate::shards::{PageShards, Shard};
+use crate::state::{Inner, PageRecord, Residency, SecsState, TcsInfo, BACKING_BYTES_PER_PAGE};
+use crate::va::VaPages;
 use epc_hw::{
     EnclaveId, EpcPageId, Fault, GpCause, LeafError, LinearAddress, Machine, NodeId, Perms,
     SecInfo, Tcs, PAGE_SIZE,
@@ -31,7 +40,7 @@ use epc_mm::{
 use parking_lot::{Mutex, MutexGuard};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 /// Where an enclave lives.
@@ -80,6 +89,18 @@ pub struct Enclave {
     pub(crate) config: EnclaveConfig,
     pub(crate) pt: Arc<EnclavePageTable>,
     pub(crate) inner: Mutex<Inner>,
+    /// The page records, by page number.
+    pub(crate) pages: PageShards,
+    /// The VA pages and slots.
+    pub(crate) va: Mutex<VaPages>,
+    /// Children counted and the SECS as the fault fast path sees it.
+    pub(crate) gate: SecsGate,
+    /// Pages sealed in the backing store, the SECS included.
+    pub(crate) evicted: AtomicUsize,
+    /// Set (under the enclave lock) once teardown has started: loaders and
+    /// writers then remove what they hold instead of keeping it, and the
+    /// last page handed back finishes the job.
+    pub(crate) tearing_down: AtomicBool,
     pub(crate) initialized: AtomicBool,
     pub(crate) dead: AtomicBool,
     pub(crate) death: OnceLock<KillReason>,
@@ -89,6 +110,25 @@ pub struct Enclave {
     pub(crate) boot: u64,
     pub(crate) cells: Cells,
     pub(crate) weak: Weak<Enclave>,
+}
+
+/// A shard lock, held with the thread's reclaim permit borrowed.
+pub(crate) struct PageLocked<'a> {
+    guard: MutexGuard<'a, Shard>,
+    _permit: &'a mut ReclaimPermit,
+}
+
+impl Deref for PageLocked<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl DerefMut for PageLocked<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
 }
 
 /// The enclave lock, held with the thread's reclaim permit borrowed.
@@ -147,7 +187,12 @@ impl Enclave {
         };
         let enclave = Arc::new_cyclic(|weak| Enclave {
             pt: Arc::new(EnclavePageTable::new(config.base, config.size)),
+            gate: SecsGate::new(secs.id()),
             inner: Mutex::new(Inner::new(secs)),
+            pages: PageShards::default(),
+            va: Mutex::new(VaPages::default()),
+            evicted: AtomicUsize::new(0),
+            tearing_down: AtomicBool::new(false),
             owner: OwnerId(eid.0),
             eid,
             config,
@@ -169,9 +214,9 @@ impl Enclave {
     /// the last one is fully reserved.
     pub(crate) fn grow(&self, permit: &mut ReclaimPermit) -> Result<(), EnclaveError> {
         {
-            let mut inner = self.lock(permit);
-            if !inner.va.needs_page() {
-                inner.va.reserve();
+            let mut va = self.va.lock();
+            if !va.needs_page() {
+                va.reserve();
                 return Ok(());
             }
         }
@@ -180,17 +225,17 @@ impl Enclave {
             let _ = self.mm.free(page);
             return Err(self.build_error("EPA", e));
         }
-        let mut inner = self.lock(permit);
-        if inner.va.needs_page() {
-            inner.va.add_page(page);
+        let mut va = self.va.lock();
+        if va.needs_page() {
+            va.add_page(page);
         } else {
             // Another builder added one meanwhile.
-            drop(inner);
+            drop(va);
             let _ = self.machine.eremove(page.id());
             let _ = self.mm.free(page);
-            inner = self.lock(permit);
+            va = self.va.lock();
         }
-        inner.va.reserve();
+        va.reserve();
         Ok(())
     }
 
@@ -255,33 +300,36 @@ impl Enclave {
         if self.initialized.load(Ordering::Acquire) {
             return Err(EnclaveError::Usage("EADD after EINIT".into()));
         }
-        if self.inner.lock().pages.contains_key(&addr.page_number()) {
+        if self.pages.contains(addr.page_number()) {
             return Err(EnclaveError::Usage(format!("page {addr} added twice")));
         }
         self.grow(permit)?;
         let page = match self.alloc_reclaiming(permit) {
             Ok(p) => p,
             Err(e) => {
-                self.inner.lock().va.unreserve();
+                self.va.lock().unreserve();
                 return Err(e);
             }
         };
-        let mut inner = self.lock(permit);
+        let inner = self.lock(permit);
         let secs = match &inner.secs {
             SecsState::Resident(s) => s.id(),
             _ => unreachable!("the SECS of an uninitialized enclave is never evicted"),
         };
         if let Err(e) = self.machine.eadd(page.id(), secs, addr, secinfo, content) {
-            inner.va.unreserve();
+            self.va.lock().unreserve();
             drop(inner);
             let _ = self.mm.free(page);
             return Err(self.build_error("EADD", e));
         }
         let writable = secinfo.perms.contains(Perms::W);
+        self.gate.add_child();
+        // Listed under the shard lock, so that the reclaimer, which may
+        // pick the page at once, finds its record.
+        let mut shard = self.pages.lock(addr.page_number());
         self.pt.map(addr, page.id(), writable);
         let listed = self.mark(&page, addr);
-        inner.children_in_epc += 1;
-        inner.pages.insert(
+        shard.insert(
             addr.page_number(),
             PageRecord {
                 secinfo,
@@ -373,6 +421,20 @@ impl Enclave {
         }
     }
 
+    /// Takes the shard lock of page number `n`, borrowing the thread's
+    /// reclaim permit as [`lock`](Self::lock) does.
+    pub(crate) fn lock_page<'a>(&'a self, n: u64, permit: &'a mut ReclaimPermit) -> PageLocked<'a> {
+        PageLocked {
+            guard: self.pages.lock(n),
+            _permit: permit,
+        }
+    }
+
+    /// Bytes the backing store holds.
+    pub(crate) fn backing(&self) -> u64 {
+        self.evicted.load(Ordering::SeqCst) as u64 * BACKING_BYTES_PER_PAGE
+    }
+
     /// The manager's name for the page at `addr`.
     pub(crate) fn key(&self, addr: LinearAddress) -> PageKey {
         PageKey::new(self.owner, addr.page().0)
@@ -446,21 +508,25 @@ impl Enclave {
     /// A picture of where the enclave's pages are.
     pub fn usage(&self) -> EnclaveUsage {
         let inner = self.inner.lock();
+        let (va_pages, va_slots_used) = {
+            let va = self.va.lock();
+            (va.len(), va.used())
+        };
         let mut u = EnclaveUsage {
-            pages: inner.pages.len(),
-            va_pages: inner.va.len(),
-            va_slots_used: inner.va.used(),
-            backing_bytes: inner.backing_bytes(),
+            va_pages,
+            va_slots_used,
+            backing_bytes: self.backing(),
             secs_resident: matches!(inner.secs, SecsState::Resident(_)),
             ..EnclaveUsage::default()
         };
-        for r in inner.pages.values() {
+        self.pages.for_each(|_, r| {
+            u.pages += 1;
             match r.residency {
                 Residency::Resident { .. } => u.resident += 1,
                 Residency::Reclaiming { .. } | Residency::Loading => u.reclaiming += 1,
                 Residency::Evicted { .. } => u.evicted += 1,
             }
-        }
+        });
         u
     }
 

@@ -25,38 +25,33 @@ impl Enclave {
         loop {
             let mut inner = self.lock(permit);
             let mut victims = Vec::with_capacity(batch);
-            let candidates: Vec<(u64, epc_hw::EpcPageId)> = inner
-                .pages
-                .iter()
-                .filter_map(|(&n, r)| match &r.residency {
-                    Residency::Resident { page, listed: true }
-                        if r.pins == 0 && r.secinfo.page_type == PageType::Reg =>
-                    {
-                        Some((n, page.id()))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let mut candidates: Vec<(u64, epc_hw::EpcPageId)> = Vec::new();
+            self.pages.for_each(|n, r| match &r.residency {
+                Residency::Resident { page, listed: true }
+                    if r.pins == 0 && r.secinfo.page_type == PageType::Reg =>
+                {
+                    candidates.push((n, page.id()));
+                }
+                _ => {}
+            });
+            candidates.sort_unstable();
             for (n, id) in candidates {
                 if victims.len() == batch {
                     break;
                 }
                 let addr = LinearAddress(n * PAGE_SIZE);
-                let taken = {
-                    let Residency::Resident { page, .. } = &inner.pages[&n].residency else {
-                        continue;
-                    };
-                    self.mm.unmark_reclaimable(page) == Ok(true)
+                let mut shard = self.pages.lock(n);
+                let Some(rec) = shard.get_mut(&n) else {
+                    continue;
                 };
-                if !taken {
+                let Residency::Resident { page, listed } = &mut rec.residency else {
+                    continue;
+                };
+                if page.id() != id || !*listed || self.mm.unmark_reclaimable(page) != Ok(true) {
                     continue; // the reclaimer has it
                 }
-                if let Some(Residency::Resident { listed, .. }) =
-                    inner.pages.get_mut(&n).map(|r| &mut r.residency)
-                {
-                    *listed = false;
-                }
-                if self.block_locked(&mut inner, addr, id) {
+                *listed = false;
+                if self.block_locked(&mut shard, addr, id) {
                     victims.push(addr);
                 }
             }
@@ -67,7 +62,7 @@ impl Enclave {
                 let _ = self.etrack(secs.id());
             }
             for addr in victims {
-                let job = self.begin_write(&mut inner, addr);
+                let job = self.begin_write(&inner, addr);
                 let result = self.run_write(&job);
                 match self.finish_write(&mut inner, job, result) {
                     Ok(page) => {

@@ -9,18 +9,21 @@
 //! page is freed), or the reclaimer may hold it (then the handler waits for
 //! the write to finish and starts over).
 //!
-//! A reload takes the enclave lock twice: the first look marks the page
-//! `Loading` (the page to load it into was allocated before, see
-//! `fault_loop`), and after ELDU the second maps and lists it.
+//! A reload takes its page's shard lock twice: the first look marks the
+//! page `Loading` (the page to load it into was allocated before, see
+//! `fault_loop`), and after ELDU the second maps and lists it. The enclave
+//! lock is taken only when the SECS must be reloaded first (or is being
+//! evicted at that instant: see `secs_gate.rs`).
 
 use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::{EnclaveError, KillReason};
-use crate::state::{Residency, SecsState};
+use crate::state::{PageRecord, Residency, SecsState};
 use epc_hw::{
     EpcPageId, Event, LeafError, LinearAddress, PageTable, Perms, SealedPage, SgxError, VaSlot,
 };
 use epc_mm::{EpcPage, ReclaimPermit};
+use std::sync::atomic::Ordering;
 
 /// How a reload attempt ended.
 enum Load {
@@ -82,8 +85,8 @@ impl Enclave {
         result
     }
 
-    /// The enclave lock is taken twice per reload: once to look and mark
-    /// the page `Loading`, once to map and list it after ELDU. For that the
+    /// The page's shard lock is taken twice per reload: once to look and
+    /// mark the page `Loading`, once to map and list it after ELDU. For that the
     /// page is allocated before the first look whenever the page table does
     /// not map the address (a fault then nearly always needs one); the rare
     /// fault that did not need it (another thread loaded the page
@@ -137,10 +140,12 @@ impl Enclave {
         }
     }
 
-    /// The first look, under the lock: the access is checked against the
-    /// page's record; a resident page is mapped; an evicted one, if enough
-    /// pages are at hand, is marked `Loading` (the SECS reloaded first if it
-    /// was evicted) and counted as a child, so the SECS stays.
+    /// The first look, under the page's shard lock: the access is checked
+    /// against the page's record; a resident page is mapped; an evicted
+    /// one, if a page is at hand and the SECS is resident (the gate lets
+    /// the fault in as a child, which keeps the SECS there), is marked
+    /// `Loading`. Only if the SECS is evicted, or being evicted this
+    /// instant, does the fault take the enclave lock (`look_locked`).
     fn look(
         &self,
         addr: LinearAddress,
@@ -149,15 +154,73 @@ impl Enclave {
         spare: &mut Vec<EpcPage>,
     ) -> Result<Look, EnclaveError> {
         let n = addr.page_number();
-        let mut inner = self.lock(permit);
-        // Teardown may have removed the page since the caller looked.
-        self.check_alive()?;
-        let Some(rec) = inner.pages.get(&n) else {
-            return Err(EnclaveError::AccessViolation {
+        {
+            let mut shard = self.lock_page(n, permit);
+            // Teardown may have removed the page since the caller looked.
+            self.check_alive()?;
+            let rec = shard.get_mut(&n).ok_or(EnclaveError::AccessViolation {
                 addr,
                 why: "no enclave page at this address",
-            });
+            })?;
+            if let Some(look) = self.settled(rec, addr, write)? {
+                return Ok(look);
+            }
+            if spare.is_empty() {
+                return Ok(Look::Pages(1));
+            }
+            if let Some(secs) = self.gate.enter() {
+                return Ok(Look::Load(start_load(rec, secs, spare)));
+            }
+        }
+        self.look_locked(addr, write, permit, spare)
+    }
+
+    /// The first look under the enclave lock (then the shard lock), where
+    /// the SECS cannot change: reload it first if it was evicted.
+    fn look_locked(
+        &self,
+        addr: LinearAddress,
+        write: bool,
+        permit: &mut ReclaimPermit,
+        spare: &mut Vec<EpcPage>,
+    ) -> Result<Look, EnclaveError> {
+        let n = addr.page_number();
+        let mut inner = self.lock(permit);
+        let mut shard = self.pages.lock(n);
+        self.check_alive()?;
+        let rec = shard.get_mut(&n).ok_or(EnclaveError::AccessViolation {
+            addr,
+            why: "no enclave page at this address",
+        })?;
+        if let Some(look) = self.settled(rec, addr, write)? {
+            return Ok(look);
+        }
+        let needed = 1 + usize::from(!matches!(inner.secs, SecsState::Resident(_)));
+        if spare.len() < needed {
+            return Ok(Look::Pages(needed));
+        }
+        if let SecsState::Evicted { .. } = inner.secs {
+            if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
+                return Ok(Look::Kill(reason));
+            }
+        }
+        let SecsState::Resident(secs) = &inner.secs else {
+            unreachable!("reloaded above")
         };
+        // Counted as a child from now on, so the SECS stays resident.
+        self.gate.add_child();
+        Ok(Look::Load(start_load(rec, secs.id(), spare)))
+    }
+
+    /// What the record alone decides: the access is refused, the page is
+    /// resident (mapped now if it was not), or someone else holds it.
+    /// `None` if it is evicted.
+    fn settled(
+        &self,
+        rec: &PageRecord,
+        addr: LinearAddress,
+        write: bool,
+    ) -> Result<Option<Look>, EnclaveError> {
         if write
             && rec.secinfo.page_type == epc_hw::PageType::Reg
             && !rec.secinfo.perms.contains(Perms::W)
@@ -181,44 +244,16 @@ impl Enclave {
                     self.pt
                         .map(addr, page.id(), rec.secinfo.perms.contains(Perms::W));
                 }
-                return Ok(Look::Nothing);
+                Ok(Some(Look::Nothing))
             }
-            Residency::Reclaiming { .. } | Residency::Loading => return Ok(Look::Wait),
-            Residency::Evicted { .. } => {}
+            Residency::Reclaiming { .. } | Residency::Loading => Ok(Some(Look::Wait)),
+            Residency::Evicted { .. } => Ok(None),
         }
-        let needed = 1 + usize::from(!matches!(inner.secs, SecsState::Resident(_)));
-        if spare.len() < needed {
-            return Ok(Look::Pages(needed));
-        }
-        if let SecsState::Evicted { .. } = inner.secs {
-            if let Some(reason) = self.reload_secs(&mut inner, addr, spare) {
-                return Ok(Look::Kill(reason));
-            }
-        }
-        let SecsState::Resident(secs) = &inner.secs else {
-            unreachable!("reloaded above")
-        };
-        let secs = secs.id();
-        let rec = inner.pages.get_mut(&n).expect("checked above");
-        let Residency::Evicted { sealed, slot } =
-            std::mem::replace(&mut rec.residency, Residency::Loading)
-        else {
-            unreachable!("checked above")
-        };
-        // Counted as a child from now on, so the SECS stays resident.
-        inner.children_in_epc += 1;
-        let page = spare.pop().expect("enough pages checked above");
-        Ok(Look::Load(Reload {
-            page,
-            sealed,
-            slot,
-            secs,
-        }))
     }
 
-    /// ELDU (the crypto) without the lock; then, under the lock, the page
-    /// is mapped and listed. Returns the reason to kill the enclave if the
-    /// reload failed its integrity check.
+    /// ELDU (the crypto) without any lock; then, under the shard lock, the
+    /// page is mapped and listed. Returns the reason to kill the enclave if
+    /// the reload failed its integrity check.
     fn load(
         &self,
         addr: LinearAddress,
@@ -238,14 +273,12 @@ impl Enclave {
             .machine
             .eldu(page.id(), addr, &sealed, Some(secs), slot);
 
-        let mut inner = self.lock(permit);
         if let Err(e) = result {
-            let rec = inner
-                .pages
-                .get_mut(&n)
-                .expect("a loading page keeps its record");
+            let mut shard = self.lock_page(n, permit);
+            let rec = shard.get_mut(&n).expect("a loading page keeps its record");
             rec.residency = Residency::Evicted { sealed, slot };
-            inner.children_in_epc -= 1;
+            drop(shard);
+            self.gate.remove_child();
             spare.push(page);
             return Load::Kill(self.reload_kill(e, addr));
         }
@@ -253,28 +286,34 @@ impl Enclave {
         // The VA slot and the backing copy are released at once (Linux once
         // leaked backing pages here until machines ran out of memory).
         drop(sealed);
-        inner.va.free(slot);
-        inner.evicted -= 1;
-        if inner.tearing_down {
-            // Destroyed while loading: remove the page at once.
-            inner.pages.remove(&n);
+        self.va.lock().free(slot);
+        self.evicted.fetch_sub(1, Ordering::SeqCst);
+        let mut shard = self.lock_page(n, permit);
+        // Teardown sets the flag before it looks at any shard: if it passed
+        // this page (it was loading), the flag is seen here.
+        if self.tearing_down.load(Ordering::SeqCst) {
+            // Destroyed while loading: remove the page at once, before the
+            // record goes (the last record gone lets the SECS go).
             self.remove_epc_page(secs, page.id());
-            inner.children_in_epc -= 1;
+            shard.remove(&n);
+            drop(shard);
+            self.gate.remove_child();
             spare.push(page);
+            let mut inner = self.lock(permit);
             self.maybe_finish(&mut inner);
             return Load::Again;
         }
-        let rec = &inner.pages[&n];
+        let rec = shard.get_mut(&n).expect("a loading page keeps its record");
         let writable = rec.secinfo.perms.contains(Perms::W);
         let pinned = rec.pins > 0;
         self.pt.map(addr, page.id(), writable);
         let listed = !pinned && self.mark(&page, addr);
-        let rec = inner.pages.get_mut(&n).expect("still there");
         rec.residency = Residency::Resident { page, listed };
         Load::Done
     }
 
-    /// ELDU of the SECS, under the lock, before any child can come back.
+    /// ELDU of the SECS, under the enclave lock, before any child can come
+    /// back; the gate shows it once it is resident.
     pub(crate) fn reload_secs(
         &self,
         inner: &mut crate::state::Inner,
@@ -294,8 +333,9 @@ impl Enclave {
             Ok(()) => {
                 bump(&self.cells.eldu);
                 bump(&self.cells.secs_reloads);
-                inner.va.free(slot);
-                inner.evicted -= 1;
+                self.va.lock().free(slot);
+                self.evicted.fetch_sub(1, Ordering::SeqCst);
+                self.gate.show(page.id());
                 inner.secs = SecsState::Resident(page);
                 None
             }
@@ -305,6 +345,23 @@ impl Enclave {
                 Some(self.reload_kill(e, addr))
             }
         }
+    }
+}
+
+/// Marks the evicted page of `rec` `Loading` (its caller counted it as a
+/// child of the SECS at `secs`) and takes what ELDU needs.
+fn start_load(rec: &mut PageRecord, secs: EpcPageId, spare: &mut Vec<EpcPage>) -> Reload {
+    let Residency::Evicted { sealed, slot } =
+        std::mem::replace(&mut rec.residency, Residency::Loading)
+    else {
+        unreachable!("called for an evicted page")
+    };
+    let page = spare.pop().expect("a page is at hand");
+    Reload {
+        page,
+        sealed,
+        slot,
+        secs,
     }
 }
 

@@ -20,7 +20,8 @@
 
 use crate::enclave::Enclave;
 use crate::error::KillReason;
-use crate::state::{Inner, Residency};
+use crate::shards::PageShards;
+use crate::state::Residency;
 use epc_hw::{EpcPageId, LeafError, LinearAddress, Machine, PAGE_SIZE};
 use epc_mm::{EpcManager, MemoryFailure, PoisonError};
 use std::sync::Arc;
@@ -71,7 +72,7 @@ impl Enclave {
     /// address order. The pages the reclaimer or a loader holds right now
     /// are left out.
     pub fn resident_pages(&self) -> Vec<(LinearAddress, EpcPageId)> {
-        resident_in(&self.inner.lock())
+        resident_in(&self.pages)
     }
 
     /// A memory failure in one of the enclave's resident pages: the
@@ -79,32 +80,43 @@ impl Enclave {
     /// their number (a scenario's random choice). `None` if no page is
     /// resident. The enclave dies when it next reads the page.
     ///
-    /// The pick and the poison are one step under the enclave's lock: a
-    /// page leaves `Resident` only under that lock (the reclaimer's EBLOCK
-    /// moves it to `Reclaiming` and it is given back to the manager only
-    /// after that; teardown and EREMOVE take it under the lock too), so the
-    /// page is still this enclave's when the machine and the manager mark
-    /// it, even under reclaim pressure: no other enclave can own it by
-    /// then. The lock order allows it: `memory_failure` takes the
-    /// manager's node and list locks, which come after an enclave's
-    /// (`docs/ARCHITECTURE.md`, "Lock order"), and never calls an owner.
+    /// The poison is done under the picked page's shard lock, after
+    /// checking it is still resident there: a page leaves `Resident` only
+    /// under that lock (the reclaimer's EBLOCK moves it to `Reclaiming` and
+    /// it is given back to the manager only after that; teardown and
+    /// EREMOVE take it under the lock too), so the page is still this
+    /// enclave's when the machine and the manager mark it, even under
+    /// reclaim pressure: no other enclave can own it by then. The lock
+    /// order allows it: `memory_failure` takes the manager's node and list
+    /// locks, which come after an enclave's (`docs/ARCHITECTURE.md`, "Lock
+    /// order"), and never calls an owner.
     pub fn poison_resident_page(
         &self,
         pick: usize,
     ) -> Option<(LinearAddress, EpcPageId, MemoryFailure)> {
-        let inner = self.inner.lock();
-        let pages = resident_in(&inner);
-        if pages.is_empty() {
-            return None;
+        loop {
+            let pages = resident_in(&self.pages);
+            if pages.is_empty() {
+                return None;
+            }
+            let (addr, page) = pages[pick % pages.len()];
+            let n = addr.page_number();
+            let shard = self.pages.lock(n);
+            let still = matches!(
+                shard.get(&n).map(|r| &r.residency),
+                Some(Residency::Resident { page: p, .. }) if p.id() == page
+            );
+            if !still {
+                continue; // it moved since the list was taken: pick again
+            }
+            // The machine page behind it (the same page on the host).
+            let outcome = match self.machine.poison_page(page) {
+                Some(_) => self.mm.memory_failure(page).ok(),
+                None => None,
+            };
+            drop(shard);
+            return Some((addr, page, outcome?));
         }
-        let (addr, page) = pages[pick % pages.len()];
-        // The machine page behind it (the same page on the host).
-        let outcome = match self.machine.poison_page(page) {
-            Some(_) => self.mm.memory_failure(page).ok(),
-            None => None,
-        };
-        drop(inner);
-        Some((addr, page, outcome?))
     }
 
     /// The reason to kill the enclave for a leaf that failed on `page`:
@@ -128,16 +140,14 @@ impl Enclave {
     }
 }
 
-/// The resident REG/TCS pages recorded in `inner`, in address order.
-fn resident_in(inner: &Inner) -> Vec<(LinearAddress, EpcPageId)> {
-    let mut v: Vec<(LinearAddress, EpcPageId)> = inner
-        .pages
-        .iter()
-        .filter_map(|(&n, r)| match &r.residency {
-            Residency::Resident { page, .. } => Some((LinearAddress(n * PAGE_SIZE), page.id())),
-            _ => None,
-        })
-        .collect();
+/// The resident REG/TCS pages recorded in `pages`, in address order.
+fn resident_in(pages: &PageShards) -> Vec<(LinearAddress, EpcPageId)> {
+    let mut v: Vec<(LinearAddress, EpcPageId)> = Vec::new();
+    pages.for_each(|n, r| {
+        if let Residency::Resident { page, .. } = &r.residency {
+            v.push((LinearAddress(n * PAGE_SIZE), page.id()));
+        }
+    });
     v.sort();
     v
 }

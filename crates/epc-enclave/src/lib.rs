@@ -49,6 +49,8 @@ mod owner;
 mod page_table;
 mod platform;
 mod remove;
+mod secs_gate;
+mod shards;
 mod state;
 mod teardown;
 mod thread;

@@ -128,7 +128,8 @@ impl Enclave {
         loop {
             self.check_alive()?;
             let mut inner = self.lock(permit);
-            let Some(rec) = inner.pages.get_mut(&n) else {
+            let mut shard = self.pages.lock(n);
+            let Some(rec) = shard.get_mut(&n) else {
                 return Err(EnclaveError::Usage(format!("no enclave page at {addr}")));
             };
             if rec.pins > 0 {
@@ -139,12 +140,14 @@ impl Enclave {
             let page = match &rec.residency {
                 Residency::Resident { page, .. } => page.id(),
                 Residency::Reclaiming { .. } | Residency::Loading => {
+                    drop(shard);
                     drop(inner);
                     bump(&self.cells.busy_retries);
                     std::thread::yield_now();
                     continue;
                 }
                 Residency::Evicted { .. } => {
+                    drop(shard);
                     drop(inner);
                     self.handle_fault(addr, false, permit)?;
                     continue;
@@ -171,6 +174,7 @@ impl Enclave {
                 }
                 Err(LeafError::Sgx(SgxError::EpcPageConflict)) if conflicts < CONFLICT_RETRIES => {
                     conflicts += 1;
+                    drop(shard);
                     drop(inner);
                     std::thread::yield_now();
                 }
@@ -214,8 +218,9 @@ impl Enclave {
     /// The permissions the enclave layer records for the REG page at
     /// `addr` (after a restriction: the ones EACCEPT must state).
     pub fn page_perms(&self, addr: LinearAddress) -> Option<Perms> {
-        let inner = self.inner.lock();
-        let rec = inner.pages.get(&addr.page_number())?;
+        let n = addr.page_number();
+        let shard = self.pages.lock(n);
+        let rec = shard.get(&n)?;
         (rec.secinfo.page_type == PageType::Reg).then_some(rec.secinfo.perms)
     }
 

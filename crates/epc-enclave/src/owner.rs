@@ -5,6 +5,7 @@
 use crate::counters::bump;
 use crate::enclave::Enclave;
 use crate::error::KillReason;
+use crate::shards::Shard;
 use crate::state::{Inner, Residency, SecsState};
 use epc_hw::{
     EpcPageId, Fault, GpCause, LeafError, LinearAddress, Operand, SealedPage, SgxError, VaSlot,
@@ -122,15 +123,16 @@ impl Enclave {
         }
     }
 
-    /// Unmaps and EBLOCKs a resident page, moving it to `Reclaiming`.
-    /// `false` if the page is not resident at `page` or is pinned.
+    /// Unmaps and EBLOCKs a resident page, moving it to `Reclaiming`, under
+    /// its shard lock (`shard`). `false` if the page is not resident at
+    /// `page` or is pinned.
     pub(crate) fn block_locked(
         &self,
-        inner: &mut Inner,
+        shard: &mut Shard,
         addr: LinearAddress,
         page: EpcPageId,
     ) -> bool {
-        let Some(rec) = inner.pages.get_mut(&addr.page_number()) else {
+        let Some(rec) = shard.get_mut(&addr.page_number()) else {
             return false;
         };
         if rec.pins > 0 {
@@ -152,28 +154,26 @@ impl Enclave {
             return false;
         }
         bump(&self.cells.eblock);
-        let n = addr.page_number();
-        let mut rec = inner.pages.remove(&n).expect("checked above");
-        rec.residency = match rec.residency {
+        rec.residency = match std::mem::replace(&mut rec.residency, Residency::Loading) {
             Residency::Resident { page, .. } => Residency::Reclaiming { page },
             other => other,
         };
-        inner.pages.insert(n, rec);
         true
     }
 
     /// First step of a write, under the lock: a VA slot for the page and
     /// the SECS it is written under. The page stays `Reclaiming`, so faults
     /// wait and teardown leaves it alone while EWB runs without the lock.
-    pub(crate) fn begin_write(&self, inner: &mut Inner, addr: LinearAddress) -> WriteJob {
-        let rec = inner
-            .pages
-            .get(&addr.page_number())
-            .expect("a reclaiming page has a record");
-        let Residency::Reclaiming { page } = &rec.residency else {
-            panic!("write of page {addr} that is not being reclaimed");
+    pub(crate) fn begin_write(&self, inner: &Inner, addr: LinearAddress) -> WriteJob {
+        let n = addr.page_number();
+        let page = {
+            let shard = self.pages.lock(n);
+            let rec = shard.get(&n).expect("a reclaiming page has a record");
+            let Residency::Reclaiming { page } = &rec.residency else {
+                panic!("write of page {addr} that is not being reclaimed");
+            };
+            page.id()
         };
-        let page = page.id();
         let SecsState::Resident(secs) = &inner.secs else {
             unreachable!("a child page in the EPC keeps the SECS resident");
         };
@@ -181,7 +181,7 @@ impl Enclave {
             addr,
             page,
             secs: secs.id(),
-            slot: inner.va.alloc().expect("VA slots are reserved ahead"),
+            slot: self.va.lock().alloc().expect("VA slots are reserved ahead"),
         }
     }
 
@@ -204,22 +204,22 @@ impl Enclave {
         result: Result<Box<SealedPage>, LeafError>,
     ) -> Result<EpcPage, EpcPage> {
         let n = job.addr.page_number();
-        let rec = inner
-            .pages
-            .remove(&n)
-            .expect("a reclaiming page has a record");
+        let mut shard = self.pages.lock(n);
+        let rec = shard.remove(&n).expect("a reclaiming page has a record");
         let Residency::Reclaiming { page } = rec.residency else {
             unreachable!("only the writer moves a reclaiming page");
         };
-        inner.children_in_epc -= 1;
         match result {
             Ok(sealed) => {
-                if inner.tearing_down {
+                if self.tearing_down.load(Ordering::SeqCst) {
                     // Destroyed meanwhile: the sealed copy is of no use. Its
                     // slot keeps the version and is never handed out again.
+                    drop(shard);
+                    self.gate.remove_child();
                 } else {
-                    inner.evicted += 1;
-                    inner.pages.insert(
+                    // Counted before a fault can reload it and uncount it.
+                    self.evicted.fetch_add(1, Ordering::SeqCst);
+                    shard.insert(
                         n,
                         crate::state::PageRecord {
                             residency: Residency::Evicted {
@@ -229,13 +229,16 @@ impl Enclave {
                             ..rec
                         },
                     );
+                    drop(shard);
+                    self.gate.remove_child();
                     self.maybe_evict_secs(inner);
                 }
                 Ok(page)
             }
             Err(error) => {
+                drop(shard);
                 // A failed EWB changed nothing: the slot is still empty.
-                inner.va.free(job.slot);
+                self.va.lock().free(job.slot);
                 self.mark_dead(self.leaf_kill(
                     error,
                     job.addr,
@@ -245,6 +248,7 @@ impl Enclave {
                     },
                 ));
                 self.remove_epc_page(job.secs, page.id());
+                self.gate.remove_child();
                 Err(page)
             }
         }
@@ -252,9 +256,11 @@ impl Enclave {
 
     /// EREMOVEs a blocked page of a dead enclave and returns its handle.
     pub(crate) fn abandon_reclaiming(&self, inner: &mut Inner, addr: LinearAddress) -> EpcPage {
-        let rec = inner
+        let n = addr.page_number();
+        let rec = self
             .pages
-            .remove(&addr.page_number())
+            .lock(n)
+            .remove(&n)
             .expect("a reclaiming page has a record");
         let Residency::Reclaiming { page } = rec.residency else {
             panic!("abandon of page {addr} that is not being reclaimed");
@@ -263,21 +269,29 @@ impl Enclave {
             unreachable!("a child page in the EPC keeps the SECS resident");
         };
         self.remove_epc_page(secs.id(), page.id());
-        inner.children_in_epc -= 1;
+        self.gate.remove_child();
         page
     }
 
     /// Evicts the SECS once the last child page of an initialized enclave
-    /// has left the EPC (Linux's `sgx_reclaimer_write`).
+    /// has left the EPC (Linux's `sgx_reclaimer_write`), under the enclave
+    /// lock; the gate's handshake keeps lock-free faults out meanwhile.
     fn maybe_evict_secs(&self, inner: &mut Inner) {
-        if inner.children_in_epc != 0 || !self.is_initialized() || inner.tearing_down {
+        if !self.is_initialized() || self.tearing_down.load(Ordering::SeqCst) {
             return;
         }
         let SecsState::Resident(secs) = &inner.secs else {
             return;
         };
         let secs_id = secs.id();
-        let slot = inner.va.alloc().expect("the SECS reserved its VA slot");
+        if !self.gate.try_hide(secs_id) {
+            return;
+        }
+        let slot = self
+            .va
+            .lock()
+            .alloc()
+            .expect("the SECS reserved its VA slot");
         let mut sealed = Box::new(SealedPage::new());
         match self.machine.ewb(secs_id, slot, &mut sealed) {
             Ok(_) => {
@@ -288,14 +302,15 @@ impl Enclave {
                 else {
                     unreachable!("matched as resident above")
                 };
-                inner.evicted += 1;
+                self.evicted.fetch_add(1, Ordering::SeqCst);
                 if let Err(e) = self.mm.free(page) {
                     debug_assert!(false, "freeing the SECS page: {e:?}");
                 }
             }
             Err(e) => {
                 // The SECS simply stays; nothing depends on evicting it.
-                inner.va.free(slot);
+                self.va.lock().free(slot);
+                self.gate.show(secs_id);
                 // A poisoned SECS cannot be written out; neither can one
                 // the EPC lost.
                 debug_assert!(
@@ -314,18 +329,21 @@ impl PageOwner for Enclave {
 
     fn block(&self, key: PageKey, page: EpcPageId) -> BlockOutcome {
         let addr = LinearAddress(key.addr);
-        let mut inner = self.inner.lock();
         if self.epc_lost() {
             self.mark_dead(KillReason::EpcLost);
         }
         if self.dead.load(Ordering::Acquire) {
             // Teardown skipped this page because the reclaimer held it.
+            let mut inner = self.inner.lock();
             return match self.take_for_teardown(&mut inner, addr) {
                 Some(handle) => BlockOutcome::Abandoned(handle),
                 None => BlockOutcome::Declined,
             };
         }
-        if self.block_locked(&mut inner, addr, page) {
+        // Only the page's shard: teardown, if it starts now, finds the
+        // page blocked (or the reclaimer's) and leaves it to `write`.
+        let mut shard = self.pages.lock(addr.page_number());
+        if self.block_locked(&mut shard, addr, page) {
             BlockOutcome::Blocked
         } else {
             BlockOutcome::Declined
@@ -342,13 +360,13 @@ impl PageOwner for Enclave {
     fn write(&self, key: PageKey, _page: EpcPageId, _tracked: &Tracked) -> WriteOutcome {
         let mut inner = self.inner.lock();
         let addr = LinearAddress(key.addr);
-        if inner.tearing_down {
+        if self.tearing_down.load(Ordering::SeqCst) {
             // Nobody will read this page again: remove it rather than seal it.
             let handle = self.abandon_reclaiming(&mut inner, addr);
             self.maybe_finish(&mut inner);
             return WriteOutcome::Abandoned(handle);
         }
-        let job = self.begin_write(&mut inner, addr);
+        let job = self.begin_write(&inner, addr);
         drop(inner);
         let result = self.run_write(&job);
         let mut inner = self.inner.lock();

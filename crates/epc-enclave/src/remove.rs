@@ -51,8 +51,9 @@ impl Enclave {
         let n = addr.page_number();
         loop {
             self.check_alive()?;
-            let mut inner = self.lock(permit);
-            let Some(rec) = inner.pages.get(&n) else {
+            let inner = self.lock(permit);
+            let mut shard = self.pages.lock(n);
+            let Some(rec) = shard.get(&n) else {
                 return Err(EnclaveError::Usage(format!("no enclave page at {addr}")));
             };
             if rec.secinfo.page_type != PageType::Trim {
@@ -63,12 +64,14 @@ impl Enclave {
             let (page, listed) = match &rec.residency {
                 Residency::Resident { page, listed } => (page, *listed),
                 Residency::Reclaiming { .. } | Residency::Loading => {
+                    drop(shard);
                     drop(inner);
                     bump(&self.cells.busy_retries);
                     std::thread::yield_now();
                     continue;
                 }
                 Residency::Evicted { .. } => {
+                    drop(shard);
                     drop(inner);
                     self.handle_fault(addr, false, permit)?;
                     continue;
@@ -85,6 +88,7 @@ impl Enclave {
                     )))
                 }
                 Err(LeafError::Sgx(SgxError::EpcPageConflict)) => {
+                    drop(shard);
                     drop(inner);
                     std::thread::yield_now();
                     continue;
@@ -115,7 +119,7 @@ impl Enclave {
                     Err(e) => {
                         // Nothing changed: the page stays, off the list.
                         if let Some(Residency::Resident { listed, .. }) =
-                            inner.pages.get_mut(&n).map(|r| &mut r.residency)
+                            shard.get_mut(&n).map(|r| &mut r.residency)
                         {
                             *listed = false;
                         }
@@ -124,9 +128,10 @@ impl Enclave {
                 }
             }
             bump(&self.cells.eremove_trim);
-            let rec = inner.pages.remove(&n).expect("checked above");
-            inner.children_in_epc -= 1;
-            inner.va.unreserve();
+            let rec = shard.remove(&n).expect("checked above");
+            drop(shard);
+            self.gate.remove_child();
+            self.va.lock().unreserve();
             drop(inner);
             let Residency::Resident { page, .. } = rec.residency else {
                 unreachable!("checked above")

@@ -1,13 +1,12 @@
-//! What an enclave keeps under its lock: a record per enclave page (where it
-//! is: resident, in the reclaimer's hands, or sealed in the backing store),
-//! the SECS's whereabouts, the VA pages, the TCS list, and the backing
-//! store's size. The backing store is the set of `Evicted` records: each
-//! holds its sealed page and PCMD, and the VA slot with its version.
+//! An enclave's state: a record per enclave page (where it is: resident, in
+//! the reclaimer's hands, or sealed in the backing store), kept in the page
+//! shards (`shards.rs`), and what stays under the enclave lock: the SECS's
+//! whereabouts, the TCS list, teardown's progress. The backing store is the
+//! set of `Evicted` records: each holds its sealed page and PCMD, and the
+//! VA slot with its version.
 
-use crate::va::VaPages;
 use epc_hw::{LinearAddress, SealedPage, SecInfo, VaSlot, PAGE_SIZE};
 use epc_mm::EpcPage;
-use std::collections::HashMap;
 
 /// Bytes of backing store one evicted page takes: its ciphertext and PCMD.
 pub const BACKING_BYTES_PER_PAGE: u64 = PAGE_SIZE + 128;
@@ -64,21 +63,13 @@ pub(crate) struct TcsInfo {
     pub(crate) retired: bool,
 }
 
-/// The enclave's state under its lock.
+/// The enclave's state under its lock. The SECS changes only under it
+/// (and [`SecsGate`](crate::secs_gate::SecsGate) mirrors it for the fault
+/// fast path).
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) pages: HashMap<u64, PageRecord>,
     pub(crate) secs: SecsState,
-    pub(crate) va: VaPages,
     pub(crate) tcs: Vec<TcsInfo>,
-    /// Child pages in the EPC or on their way in (resident, reclaiming,
-    /// loading): the SECS may leave only at zero.
-    pub(crate) children_in_epc: usize,
-    /// Pages sealed in the backing store, the SECS included.
-    pub(crate) evicted: usize,
-    /// Set once teardown has freed everything it could; the rest is left to
-    /// the reclaimer, and the last page it hands back finishes the job.
-    pub(crate) tearing_down: bool,
     /// VA slots reserved ahead for pages to be added by EAUG
     /// ([`Enclave::reserve_ahead`](crate::Enclave::reserve_ahead)).
     pub(crate) reserved_ahead: usize,
@@ -89,20 +80,10 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn new(secs: EpcPage) -> Inner {
         Inner {
-            pages: HashMap::new(),
             secs: SecsState::Resident(secs),
-            va: VaPages::default(),
             tcs: Vec::new(),
-            children_in_epc: 0,
-            evicted: 0,
-            tearing_down: false,
             reserved_ahead: 0,
             finished: false,
         }
-    }
-
-    /// Bytes the backing store holds.
-    pub(crate) fn backing_bytes(&self) -> u64 {
-        self.evicted as u64 * BACKING_BYTES_PER_PAGE
     }
 }

@@ -69,7 +69,7 @@ impl Enclave {
                 return;
             }
             self.begin_teardown(&mut inner);
-            inner.pages.keys().copied().collect()
+            self.pages.keys()
         };
         for chunk in keys.chunks(batch.max(1)) {
             let mut inner = self.inner.lock();
@@ -89,15 +89,18 @@ impl Enclave {
             return;
         }
         self.begin_teardown(inner);
-        let keys: Vec<u64> = inner.pages.keys().copied().collect();
+        let keys = self.pages.keys();
         for n in keys {
             self.release_page(inner, n);
         }
         self.maybe_finish(inner);
     }
 
+    /// Sets the flag, under the enclave lock, before any shard is looked
+    /// at: a loader or writer that finds its page after teardown passed it
+    /// sees the flag and removes the page itself.
     fn begin_teardown(&self, inner: &mut Inner) {
-        inner.tearing_down = true;
+        self.tearing_down.store(true, Ordering::SeqCst);
         if let SecsState::Resident(secs) = &inner.secs {
             self.ipi(secs.id());
         }
@@ -109,7 +112,8 @@ impl Enclave {
     /// loaded is left to the writer or loader.
     fn release_page(&self, inner: &mut Inner, n: u64) {
         let addr = LinearAddress(n * epc_hw::PAGE_SIZE);
-        let Some(rec) = inner.pages.get(&n) else {
+        let mut shard = self.pages.lock(n);
+        let Some(rec) = shard.get(&n) else {
             return;
         };
         let (resident_listed_busy, evicted) = match &rec.residency {
@@ -120,6 +124,14 @@ impl Enclave {
             Residency::Reclaiming { .. } | Residency::Loading => (None, false),
             Residency::Evicted { .. } => (None, true),
         };
+        if evicted {
+            // The sealed copy goes; its VA slot still holds the version and
+            // is never handed out again (the VA page is removed at the end).
+            shard.remove(&n);
+            self.evicted.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        drop(shard);
         match resident_listed_busy {
             // The reclaimer holds it and will hand it back.
             Some(true) => {}
@@ -129,13 +141,6 @@ impl Enclave {
                         debug_assert!(false, "freeing a removed page: {e:?}");
                     }
                 }
-            }
-            None if evicted => {
-                // The sealed copy goes; its VA slot still holds the
-                // version and is never handed out again (the VA page is
-                // removed at the end).
-                inner.pages.remove(&n);
-                inner.evicted -= 1;
             }
             None => {}
         }
@@ -149,13 +154,15 @@ impl Enclave {
         addr: LinearAddress,
     ) -> Option<EpcPage> {
         let n = addr.page_number();
+        let mut shard = self.pages.lock(n);
         if !matches!(
-            inner.pages.get(&n).map(|r| &r.residency),
+            shard.get(&n).map(|r| &r.residency),
             Some(Residency::Resident { .. })
         ) {
             return None;
         }
-        let rec = inner.pages.remove(&n).expect("checked above");
+        let rec = shard.remove(&n).expect("checked above");
+        drop(shard);
         let Residency::Resident { page, .. } = rec.residency else {
             unreachable!("checked above")
         };
@@ -165,7 +172,7 @@ impl Enclave {
             _ => unreachable!("a resident child keeps the SECS resident"),
         };
         self.remove_epc_page(secs, page.id());
-        inner.children_in_epc -= 1;
+        self.gate.remove_child();
         self.maybe_finish(inner);
         Some(page)
     }
@@ -195,9 +202,10 @@ impl Enclave {
 
     /// Once no enclave page is left, removes the SECS and the VA pages.
     pub(crate) fn maybe_finish(&self, inner: &mut Inner) {
-        if !inner.tearing_down || inner.finished || !inner.pages.is_empty() {
+        if !self.tearing_down.load(Ordering::SeqCst) || inner.finished || !self.pages.is_empty() {
             return;
         }
+        self.gate.hide();
         match std::mem::replace(&mut inner.secs, SecsState::Gone) {
             SecsState::Resident(page) => {
                 if let Err(e) = self.machine.eremove(page.id()) {
@@ -206,10 +214,13 @@ impl Enclave {
                 bump(&self.cells.eremove);
                 let _ = self.mm.free(page);
             }
-            SecsState::Evicted { .. } => inner.evicted -= 1,
+            SecsState::Evicted { .. } => {
+                self.evicted.fetch_sub(1, Ordering::SeqCst);
+            }
             SecsState::Gone => {}
         }
-        for page in inner.va.drain() {
+        let va_pages = self.va.lock().drain();
+        for page in va_pages {
             if let Err(e) = self.machine.eremove(page.id()) {
                 debug_assert!(self.epc_lost(), "EREMOVE of a VA page: {e}");
             }

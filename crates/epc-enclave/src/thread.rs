@@ -84,9 +84,9 @@ impl Enclave {
     /// manager's list (or, if the reclaimer holds it now, comes back
     /// unlisted after its reload); the last unpin lists it again.
     fn pin(&self, addr: LinearAddress, delta: i32) {
-        let mut inner = self.inner.lock();
         let n = addr.page_number();
-        let Some(rec) = inner.pages.get_mut(&n) else {
+        let mut shard = self.pages.lock(n);
+        let Some(rec) = shard.get_mut(&n) else {
             return;
         };
         rec.pins = rec.pins.saturating_add_signed(delta);
