@@ -187,7 +187,7 @@ impl Enclave {
         };
         let enclave = Arc::new_cyclic(|weak| Enclave {
             pt: Arc::new(EnclavePageTable::new(config.base, config.size)),
-            gate: SecsGate::new(secs.id()),
+            gate: SecsGate::new(secs.id().0),
             inner: Mutex::new(Inner::new(secs)),
             pages: PageShards::default(),
             va: Mutex::new(VaPages::default()),

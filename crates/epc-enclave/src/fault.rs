@@ -169,7 +169,7 @@ impl Enclave {
                 return Ok(Look::Pages(1));
             }
             if let Some(secs) = self.gate.enter() {
-                return Ok(Look::Load(start_load(rec, secs, spare)));
+                return Ok(Look::Load(start_load(rec, EpcPageId(secs), spare)));
             }
         }
         self.look_locked(addr, write, permit, spare)
@@ -335,7 +335,7 @@ impl Enclave {
                 bump(&self.cells.secs_reloads);
                 self.va.lock().free(slot);
                 self.evicted.fetch_sub(1, Ordering::SeqCst);
-                self.gate.show(page.id());
+                self.gate.show(page.id().0);
                 inner.secs = SecsState::Resident(page);
                 None
             }

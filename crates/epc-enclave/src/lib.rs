@@ -33,6 +33,9 @@
 //!   through while a large enclave is released.
 
 #![forbid(unsafe_code)]
+// Under `--cfg loom` only the model of `tests/gate_loom.rs` is built (see
+// loom.sh); the crate itself runs on std's primitives.
+#![cfg(not(loom))]
 
 mod accept;
 mod augment;

@@ -284,7 +284,7 @@ impl Enclave {
             return;
         };
         let secs_id = secs.id();
-        if !self.gate.try_hide(secs_id) {
+        if !self.gate.try_hide() {
             return;
         }
         let slot = self
@@ -310,7 +310,7 @@ impl Enclave {
             Err(e) => {
                 // The SECS simply stays; nothing depends on evicting it.
                 self.va.lock().free(slot);
-                self.gate.show(secs_id);
+                self.gate.show(secs_id.0);
                 // A poisoned SECS cannot be written out; neither can one
                 // the EPC lost.
                 debug_assert!(
