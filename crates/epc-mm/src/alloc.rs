@@ -53,7 +53,9 @@ impl EpcManager {
     /// directly (one batch, or exactly one victim in deterministic mode) and
     /// retries. [`AllocError::NoMemory`] when nothing is reclaimable either.
     /// An allocation that leaves fewer free pages than the low watermark
-    /// wakes ksgxd.
+    /// wakes ksgxd. In the assisted mode an allocation that may reclaim
+    /// and finds fewer free than half the low watermark first runs one
+    /// reclaim batch itself (`assist.rs`).
     #[inline]
     pub fn alloc(&self, node: NodeId, mode: AllocMode<'_>) -> Result<EpcPage, AllocError> {
         let inner = &*self.inner;
@@ -61,6 +63,9 @@ impl EpcManager {
         let taken = if inner.throttled(&mode) {
             None
         } else {
+            if inner.should_assist(&mode) {
+                inner.assist();
+            }
             s.free.take(node, &s.states)
         };
         let page = match taken {
@@ -120,6 +125,9 @@ impl EpcManager {
         let taken = if inner.throttled(&mode) {
             None
         } else {
+            if inner.should_assist(&mode) {
+                inner.assist();
+            }
             s.free.take(node, &s.states)
         };
         let page = match taken {

@@ -1,6 +1,7 @@
 //! The manager's tunables (watermarks, batch size, mode, policy) and their
 //! validation. Defaults are Linux's constants from `arch/x86/kernel/cpu/sgx/sgx.h`,
-//! except that the watermarks adapt by default (`watermark.rs`).
+//! except that the watermarks adapt and allocations that may reclaim help
+//! ksgxd when it falls behind, by default (`watermark.rs`, `assist.rs`).
 
 use crate::group::GlobalFairness;
 use crate::policy::PolicyKind;
@@ -35,7 +36,8 @@ pub struct ManagerConfig {
     /// ksgxd reclaims until this many pages are free.
     pub high_watermark: usize,
     /// Whether the two watermarks stay as given (Linux) or are a floor that
-    /// direct reclaims raise ([`Watermarks::Adaptive`], the default).
+    /// direct reclaims raise, and whether allocations help ksgxd
+    /// ([`Watermarks::Assisted`], the default).
     pub watermarks: Watermarks,
     /// Pages per reclaim batch (ksgxd and direct reclaim).
     pub batch: usize,

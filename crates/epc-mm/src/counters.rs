@@ -17,6 +17,8 @@ pub(crate) struct CounterCells {
     pub(crate) ksgxd_wakeups: AtomicU64,
     pub(crate) ksgxd_evicted: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    pub(crate) assisted: AtomicU64,
+    pub(crate) assisted_evicted: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) pages_scanned: AtomicU64,
     pub(crate) second_chances: AtomicU64,
@@ -36,6 +38,8 @@ impl CounterCells {
             ksgxd_wakeups: AtomicU64::new(0),
             ksgxd_evicted: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            assisted: AtomicU64::new(0),
+            assisted_evicted: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             pages_scanned: AtomicU64::new(0),
             second_chances: AtomicU64::new(0),
@@ -86,7 +90,7 @@ pub struct Counters {
     /// The effective high watermark: the configured one plus twice the
     /// adaptive boost (0 in deterministic mode, where it is unused).
     pub high_watermark: u64,
-    /// How the watermarks behave (fixed or adaptive).
+    /// How the watermarks behave (fixed, adaptive, throttled or assisted).
     pub watermarks: Watermarks,
     /// Pages the adaptive mode adds to the low watermark now (0 when fixed,
     /// deterministic, or without recent direct reclaims).
@@ -110,6 +114,13 @@ pub struct Counters {
     /// the last free pages or reclaiming directly (adaptive mode; see
     /// `docs/epc-mm.md`, *Throttling*).
     pub throttled: u64,
+    /// Reclaim batches run by allocations that helped ksgxd before the
+    /// free lists ran dry (the assisted mode; not counted in
+    /// `direct_reclaims`).
+    pub assisted: u64,
+    /// Pages those batches evicted (with `ksgxd_evicted`, the rest of
+    /// `evicted` is direct and group reclaim).
+    pub assisted_evicted: u64,
     /// Reclaim batches run (ksgxd, direct, deterministic and explicit).
     pub batches: u64,
     /// Pages the policy examined.

@@ -17,7 +17,11 @@
 //! configured batches), and allocations below the configured low
 //! watermark wait for ksgxd's batches while it reclaims
 //! (`watermark.rs`): ksgxd says when it is reclaiming and when each batch
-//! is done (`signal.rs`).
+//! is done (`signal.rs`). In the assisted mode (the default) allocations
+//! that may reclaim run batches of their own when the free count falls to
+//! half the effective low watermark while ksgxd works (`assist.rs`): with
+//! more faulting threads than cores ksgxd cannot reclaim as fast as they
+//! fault, and they share its work before the free lists run dry.
 //!
 //! Its signal is in `signal.rs`.
 

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod alloc;
+mod assist;
 mod cgroup;
 mod charge;
 mod config;

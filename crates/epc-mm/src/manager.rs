@@ -184,6 +184,8 @@ impl EpcManager {
             ksgxd_wakeups: read(&c.ksgxd_wakeups),
             ksgxd_evicted: read(&c.ksgxd_evicted),
             throttled: read(&c.throttled),
+            assisted: read(&c.assisted),
+            assisted_evicted: read(&c.assisted_evicted),
             batches: read(&c.batches),
             pages_scanned: read(&c.pages_scanned),
             second_chances: read(&c.second_chances),

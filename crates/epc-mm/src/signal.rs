@@ -17,6 +17,7 @@
 //! ksgxd's batch end or its going idle; a freed chunk that races with a
 //! waiter registering is seen at the next signal or the wait's timeout.
 
+use crate::assist::AssistGate;
 use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub(crate) struct KsgxdSignal {
     active: AtomicBool,
     /// Allocations waiting for progress.
     waiters: AtomicUsize,
+    /// Allocations reclaiming to help ksgxd (the assisted mode).
+    pub(crate) helpers: AssistGate,
 }
 
 impl KsgxdSignal {
@@ -57,6 +60,7 @@ impl KsgxdSignal {
             progressed: Condvar::new(),
             active: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
+            helpers: AssistGate::new(),
         }
     }
 

@@ -19,10 +19,10 @@
 //!   configured high watermark, if that is more): at most that share of
 //!   the EPC is kept free for ksgxd's lead.
 //!
-//! In the adaptive mode ksgxd also works harder when it is behind, and in
-//! the throttled mode the faulting threads leave it the CPU to do so (both
-//! only where the boost can rise, so on a small EPC these modes stay the
-//! fixed one):
+//! In the adaptive modes ksgxd also works harder when it is behind; in the
+//! throttled mode the faulting threads leave it the CPU to do so, and in
+//! the assisted mode (the default) they help it (all only where the boost
+//! can rise, so on a small EPC these modes stay the fixed one):
 //!
 //! * its batch is the deficit to the effective high watermark, at least
 //!   the configured batch and at most [`MAX_BATCH_FACTOR`] times it: one
@@ -33,7 +33,12 @@
 //!   pages (at most 250 µs) before it takes one of the last free pages or
 //!   reclaims directly: those pages are kept for allocations that cannot reclaim
 //!   (as Linux keeps its `min` reserve for atomic allocations, and
-//!   throttles direct reclaimers while kswapd restores it).
+//!   throttles direct reclaimers while kswapd restores it);
+//! * (assisted mode) below half the effective low watermark, an allocation
+//!   that may reclaim first runs one batch of the configured size itself,
+//!   at most one such batch in flight per batch of pages short, and raises
+//!   the boost as a direct reclaim does (`assist.rs`; Linux's `min`
+//!   watermark, below which allocations reclaim while kswapd works).
 //!
 //! The boost is a pure function of the allocation count: one word holds the
 //! boost and the allocation count when it was last raised, and the decay is
@@ -55,7 +60,6 @@ pub enum Watermarks {
     /// The configured watermarks are a floor: direct reclaims raise them,
     /// allocations without direct reclaim let them decay, and ksgxd's
     /// batch grows with its deficit (see `docs/epc-mm.md`).
-    #[default]
     Adaptive,
     /// Adaptive, and below the configured low watermark an allocation that
     /// may reclaim waits for ksgxd's next freed pages while ksgxd reclaims
@@ -63,6 +67,14 @@ pub enum Watermarks {
     /// faults reclaim directly, at a cost in latency, and in throughput
     /// where the faulting threads could have reclaimed on idle cores.
     Throttled,
+    /// Adaptive, and an allocation that may reclaim and finds fewer free
+    /// pages than half the effective low watermark (ksgxd was woken and
+    /// fell behind) first runs one reclaim batch itself and puts the freed
+    /// pages on the free lists, at most one such batch in flight per batch
+    /// of pages short (`assist.rs`): the faulting threads share ksgxd's
+    /// work before the free lists run dry rather than after. The default.
+    #[default]
+    Assisted,
 }
 
 impl Watermarks {
@@ -72,15 +84,18 @@ impl Watermarks {
             Watermarks::Fixed => "fixed",
             Watermarks::Adaptive => "adaptive",
             Watermarks::Throttled => "throttled",
+            Watermarks::Assisted => "assisted",
         }
     }
 
-    /// The mode named `name` (`fixed`, `adaptive` or `throttled`).
+    /// The mode named `name` (`fixed`, `adaptive`, `throttled` or
+    /// `assisted`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "fixed" => Some(Watermarks::Fixed),
             "adaptive" => Some(Watermarks::Adaptive),
             "throttled" => Some(Watermarks::Throttled),
+            "assisted" => Some(Watermarks::Assisted),
             _ => None,
         }
     }
@@ -166,8 +181,8 @@ impl WatermarkControl {
         (self.base_low + b, self.base_high + 2 * b)
     }
 
-    /// A direct reclaim happened at allocation count `allocs`: raise the
-    /// boost by one step (adaptive mode only).
+    /// A direct reclaim (or an assist) happened at allocation count
+    /// `allocs`: raise the boost by one step (not in the fixed mode).
     pub(crate) fn on_direct_reclaim(&self, allocs: u64) {
         if self.mode == Watermarks::Fixed || self.max_boost == 0 {
             return;
@@ -206,8 +221,8 @@ impl WatermarkControl {
             .store(self.base_high + 2 * boost, Ordering::Relaxed);
     }
 
-    /// Whether the watermarks can move: the adaptive or throttled mode on
-    /// an EPC large enough for a boost.
+    /// Whether the watermarks can move: any mode but the fixed one, on an
+    /// EPC large enough for a boost.
     #[inline]
     fn adapts(&self) -> bool {
         self.mode != Watermarks::Fixed && self.max_boost > 0
@@ -235,6 +250,27 @@ impl WatermarkControl {
         } else {
             0
         }
+    }
+
+    /// Below this many free pages an allocation that may reclaim helps
+    /// ksgxd with one batch (`assist.rs`): half the effective low
+    /// watermark in the assisted mode where the watermarks adapt, else 0
+    /// (never). ksgxd was woken at the effective low watermark, so a free
+    /// count this far below it means ksgxd is behind.
+    #[inline]
+    pub(crate) fn assist_below(&self) -> usize {
+        if self.assists() {
+            self.low() / 2
+        } else {
+            0
+        }
+    }
+
+    /// Whether allocations ever help ksgxd: the assisted mode where the
+    /// watermarks adapt (a test of the configuration only).
+    #[inline]
+    pub(crate) fn assists(&self) -> bool {
+        self.mode == Watermarks::Assisted && self.adapts()
     }
 
     /// The cached effective low watermark.

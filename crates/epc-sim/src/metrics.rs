@@ -120,6 +120,8 @@ fn insert_mm(m: &mut CounterMap, mm: &MmDelta) {
     m.insert("write_failures", mm.write_failures);
     m.insert("ksgxd_evicted", mm.ksgxd_evicted);
     m.insert("throttled", mm.throttled);
+    m.insert("assisted", mm.assisted);
+    m.insert("assisted_evicted", mm.assisted_evicted);
 }
 
 /// A guest's counters: its enclaves' events summed, and its own
@@ -187,6 +189,11 @@ pub struct MmDelta {
     pub ksgxd_evicted: u64,
     /// Allocations that waited for ksgxd (the `throttled` watermarks).
     pub throttled: u64,
+    /// Reclaim batches run by faulting threads helping ksgxd (the
+    /// `assisted` watermarks), and the pages they evicted.
+    pub assisted: u64,
+    /// See `assisted`.
+    pub assisted_evicted: u64,
 }
 
 impl MmDelta {
@@ -206,6 +213,8 @@ impl MmDelta {
         self.write_failures += o.write_failures;
         self.ksgxd_evicted += o.ksgxd_evicted;
         self.throttled += o.throttled;
+        self.assisted += o.assisted;
+        self.assisted_evicted += o.assisted_evicted;
     }
 
     /// `now - before`.
@@ -227,6 +236,8 @@ impl MmDelta {
             write_failures: now.write_failures - before.write_failures,
             ksgxd_evicted: now.ksgxd_evicted - before.ksgxd_evicted,
             throttled: now.throttled - before.throttled,
+            assisted: now.assisted - before.assisted,
+            assisted_evicted: now.assisted_evicted - before.assisted_evicted,
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn run_summary(r: &RunReport) -> Table {
         "ksgxd_evicted",
         "direct_reclaims",
         "throttled",
+        "assisted",
+        "assisted_evicted",
         "batches",
         "pages_scanned",
         "second_chances",

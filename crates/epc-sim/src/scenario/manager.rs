@@ -79,7 +79,7 @@ pub(super) fn parse_manager(m: Option<&RawManager>, at: &str) -> Result<ManagerS
         Some(name) => Watermarks::from_name(name).ok_or_else(|| {
             (
                 f("watermarks"),
-                format!("unknown mode {name:?} (known: adaptive, fixed, throttled)"),
+                format!("unknown mode {name:?} (known: adaptive, fixed, throttled, assisted)"),
             )
         })?,
         None => d.watermarks,
