@@ -8,11 +8,16 @@
 //! many buffers as the working set (each pair streams its page from memory,
 //! as a real swap does). Also prints fault latency percentiles and the
 //! share of faults that reclaimed directly (direct reclaims per fault: a
-//! fault that found the free lists empty because ksgxd fell behind).
+//! fault that found the free lists empty because ksgxd fell behind) and,
+//! on the same line, the share that ran an assist batch (a fault that
+//! found the free pages below the assist mark and reclaimed a batch
+//! before they ran out).
 //!
-//! Modes: `ksgxd` (adaptive watermarks, the default), `ksgxd-fixed`
-//! (Linux's fixed 32/64), `ksgxd-throttled` (adaptive, and allocations
-//! below the low watermark wait for ksgxd) and `deterministic` (no ksgxd).
+//! Modes: `ksgxd` (the default watermarks, `assisted`), `ksgxd-adaptive`
+//! (adaptive watermarks without assists, the default before),
+//! `ksgxd-fixed` (Linux's fixed 32/64), `ksgxd-throttled` (adaptive, and
+//! allocations below the low watermark wait for ksgxd) and
+//! `deterministic` (no ksgxd).
 //!
 //! Mode `group`: the same enclave, with ksgxd, on an EPC three times as
 //! large, charged to a group whose limit is the EPC size of the other
@@ -23,9 +28,8 @@
 //!
 //! Run: `cargo bench -p epc-enclave --bench swap` (five runs per mode,
 //! medians reported). `SWAP_SECONDS` sets each run's length (2 s);
-//! `SWAP_ONLY=ksgxd`, `SWAP_ONLY=ksgxd-fixed`, `SWAP_ONLY=ksgxd-throttled`,
-//! `SWAP_ONLY=deterministic`
-//! or `SWAP_ONLY=group` runs one mode; `SWAP_VERBOSE=1` prints the counters
+//! `SWAP_ONLY=ksgxd` (or any mode's name above, or `group`) runs one mode;
+//! `SWAP_VERBOSE=1` prints the counters
 //! of each run; `SWAP_WATERMARKS=LOW,HIGH` replaces Linux's 32/64 (the
 //! floor, in the adaptive mode).
 
@@ -80,6 +84,9 @@ struct RunResult {
     latency: Histogram<u64>,
     faults: u64,
     direct_reclaims: u64,
+    /// Reclaim batches run by faulting threads below the assist mark (the
+    /// default `assisted` watermarks) before the free lists ran dry.
+    assisted: u64,
     /// Effective watermarks at the end of the run.
     watermarks: (u64, u64),
 }
@@ -176,7 +183,10 @@ fn run(threads: u64, seconds: f64, hold: Hold, marks: Watermarks) -> RunResult {
         .collect();
     barrier.wait();
     let eldu0 = e.counters().eldu;
-    let direct0 = mm.counters().direct_reclaims;
+    let (direct0, assisted0) = {
+        let c = mm.counters();
+        (c.direct_reclaims, c.assisted)
+    };
     let start = Instant::now();
     let mut latency = Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     let mut faults = 0;
@@ -197,6 +207,7 @@ fn run(threads: u64, seconds: f64, hold: Hold, marks: Watermarks) -> RunResult {
         latency,
         faults,
         direct_reclaims: mc.direct_reclaims - direct0,
+        assisted: mc.assisted - assisted0,
         watermarks: (mc.low_watermark, mc.high_watermark),
     }
 }
@@ -219,16 +230,19 @@ fn main() {
         "swap: EPC {EPC_PAGES} pages, working set {} pages, {runs} runs of {seconds} s",
         2 * EPC_PAGES
     );
-    let modes: [(u64, Hold, Watermarks, &str); 9] = [
-        (1, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
+    let default = Watermarks::default();
+    let modes: [(u64, Hold, Watermarks, &str); 11] = [
+        (1, Hold::Ksgxd, default, "ksgxd"),
+        (1, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd-adaptive"),
         (1, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
         (1, Hold::Ksgxd, Watermarks::Throttled, "ksgxd-throttled"),
-        (2, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd"),
+        (2, Hold::Ksgxd, default, "ksgxd"),
+        (2, Hold::Ksgxd, Watermarks::Adaptive, "ksgxd-adaptive"),
         (2, Hold::Ksgxd, Watermarks::Fixed, "ksgxd-fixed"),
         (2, Hold::Ksgxd, Watermarks::Throttled, "ksgxd-throttled"),
         (1, Hold::Deterministic, Watermarks::Fixed, "deterministic"),
-        (1, Hold::Group, Watermarks::Adaptive, "group"),
-        (2, Hold::Group, Watermarks::Adaptive, "group"),
+        (1, Hold::Group, default, "group"),
+        (2, Hold::Group, default, "group"),
     ];
     for (threads, hold, marks, mode) in modes {
         if only.as_deref().is_some_and(|o| o != mode) {
@@ -239,6 +253,7 @@ fn main() {
         let mut cold = Vec::new();
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
         let (mut faults, mut direct, mut shares) = (0, 0, Vec::new());
+        let (mut assisted, mut assist_shares) = (0, Vec::new());
         let mut last_marks = (0, 0);
         for _ in 0..runs {
             let t = 0.5_f64.min(seconds);
@@ -250,6 +265,8 @@ fn main() {
             faults += r.faults;
             direct += r.direct_reclaims;
             shares.push(r.direct_reclaims as f64 / r.faults.max(1) as f64);
+            assisted += r.assisted;
+            assist_shares.push(r.assisted as f64 / r.faults.max(1) as f64);
             last_marks = r.watermarks;
         }
         let (rate, hot, cold) = (median(rates), median(hot), median(cold));
@@ -272,10 +289,12 @@ fn main() {
             println!(
                 "swap/{threads}-thread/{mode} direct reclaim: {:.2} % of faults (median; \
                  {direct} over {faults} faults in all runs), {marks} watermarks, \
-                 last run ended at {}/{}",
+                 last run ended at {}/{}; assisted batches: {:.2} % of faults \
+                 ({assisted} in all runs)",
                 100.0 * median(shares),
                 last_marks.0,
-                last_marks.1
+                last_marks.1,
+                100.0 * median(assist_shares)
             );
         }
     }
