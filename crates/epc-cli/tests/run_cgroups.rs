@@ -147,16 +147,7 @@ fn selftest(
     if stop {
         text += "[[event]]\nat = 0.05\nkind = \"stop_enclave\"\nenclave = \"e0\"\n";
     }
-    let scenario = dir.join("s.toml");
-    std::fs::write(&scenario, text).unwrap();
-    let v = json(epc().args([
-        "run",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        dir.join("r").to_str().unwrap(),
-        "--json",
-    ]));
+    let v = run_scenario(&dir, &text);
     check_integrity(&v);
     let g = &v["cgroups"]["/test1"];
     assert!(
